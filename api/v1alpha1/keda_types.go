@@ -1,0 +1,200 @@
+package v1alpha1
+
+import (
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+)
+
+// The types in this file reproduce KEDA's ScaledObjectSpec and ScaledJobSpec
+// (kedacore/keda apis/keda/v1alpha1) field by field, so a ScaledObject or ScaledJob spec moves
+// into a DSO or DSJ unchanged. They are reproduced rather than imported: KEDA's API package
+// pulls its controller-runtime and Kubernetes versions, which clash with ours.
+// KEDA's defaults (pollingInterval 30, cooldownPeriod 300, min 0, max 100, ...) are applied in
+// code, not in the schema, exactly as KEDA does, so "unset" stays distinguishable.
+
+// ScaledObjectSpec is KEDA's ScaledObjectSpec.
+// +kubebuilder:validation:XValidation:rule="(has(self.minReplicaCount) ? self.minReplicaCount : 0) <= (has(self.maxReplicaCount) ? self.maxReplicaCount : 100)",message="minReplicaCount must be less than or equal to maxReplicaCount (default 100)"
+// +kubebuilder:validation:XValidation:rule="!has(self.idleReplicaCount) || self.idleReplicaCount < (has(self.minReplicaCount) ? self.minReplicaCount : 0)",message="idleReplicaCount must be less than minReplicaCount"
+type ScaledObjectSpec struct {
+	// ScaleTargetRef names the workload to scale in every member cluster.
+	ScaleTargetRef *ScaleTarget `json:"scaleTargetRef"`
+	// PollingInterval is how often, in seconds, triggers are evaluated (default 30).
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	PollingInterval *int32 `json:"pollingInterval,omitempty"`
+	// InitialCooldownPeriod is how long, in seconds, after creation scaling to zero is held off (default 0).
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	InitialCooldownPeriod *int32 `json:"initialCooldownPeriod,omitempty"`
+	// CooldownPeriod is how long, in seconds, after the last active trigger before scaling to idle/min/zero (default 300).
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	CooldownPeriod *int32 `json:"cooldownPeriod,omitempty"`
+	// IdleReplicaCount is the total while no trigger is active; must be below minReplicaCount.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	IdleReplicaCount *int32 `json:"idleReplicaCount,omitempty"`
+	// MinReplicaCount is the lowest total while active (default 0).
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	MinReplicaCount *int32 `json:"minReplicaCount,omitempty"`
+	// MaxReplicaCount is the highest total (default 100).
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	MaxReplicaCount *int32 `json:"maxReplicaCount,omitempty"`
+	// +optional
+	Advanced *AdvancedConfig `json:"advanced,omitempty"`
+	// Triggers are the scalers whose metrics drive the total.
+	// +kubebuilder:validation:MinItems=1
+	Triggers []ScaleTriggers `json:"triggers"`
+	// Fallback is the total to use when triggers keep failing.
+	// +optional
+	Fallback *Fallback `json:"fallback,omitempty"`
+}
+
+// ScaleTarget names the workload to scale (any kind with a /scale subresource).
+type ScaleTarget struct {
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// APIVersion of the target, default apps/v1.
+	// +optional
+	APIVersion string `json:"apiVersion,omitempty"`
+	// Kind of the target, default Deployment.
+	// +optional
+	Kind string `json:"kind,omitempty"`
+	// +optional
+	EnvSourceContainerName string `json:"envSourceContainerName,omitempty"`
+}
+
+// AdvancedConfig is KEDA's advanced section.
+type AdvancedConfig struct {
+	// +optional
+	HorizontalPodAutoscalerConfig *HorizontalPodAutoscalerConfig `json:"horizontalPodAutoscalerConfig,omitempty"`
+	// RestoreToOriginalReplicaCount restores each member's workload to the replicas it had
+	// before the DSO took it over, when the DSO is deleted.
+	// +optional
+	RestoreToOriginalReplicaCount bool `json:"restoreToOriginalReplicaCount,omitempty"`
+	// +optional
+	ScalingModifiers ScalingModifiers `json:"scalingModifiers,omitempty"`
+}
+
+// HorizontalPodAutoscalerConfig carries the HPA behavior that rate-limits the total.
+type HorizontalPodAutoscalerConfig struct {
+	// +optional
+	Behavior *autoscalingv2.HorizontalPodAutoscalerBehavior `json:"behavior,omitempty"`
+	// +optional
+	Name string `json:"name,omitempty"`
+}
+
+// ScalingModifiers combines trigger values with a formula (expr-lang, as KEDA).
+type ScalingModifiers struct {
+	// +optional
+	Formula string `json:"formula,omitempty"`
+	// +optional
+	Target string `json:"target,omitempty"`
+	// +optional
+	ActivationTarget string `json:"activationTarget,omitempty"`
+	// +kubebuilder:validation:Enum=AverageValue;Value
+	// +optional
+	MetricType autoscalingv2.MetricTargetType `json:"metricType,omitempty"`
+}
+
+// FallbackBehavior selects how the fallback total relates to the current one.
+// +kubebuilder:validation:Enum=static;currentReplicas;currentReplicasIfHigher;currentReplicasIfLower
+type FallbackBehavior string
+
+// Fallback replicas after failureThreshold consecutive trigger errors.
+type Fallback struct {
+	// +kubebuilder:validation:Minimum=0
+	FailureThreshold int32 `json:"failureThreshold"`
+	// +kubebuilder:validation:Minimum=0
+	Replicas int32 `json:"replicas"`
+	// +kubebuilder:default=static
+	// +optional
+	Behavior FallbackBehavior `json:"behavior,omitempty"`
+}
+
+// ScaleTriggers is one KEDA trigger: a scaler type and its metadata.
+type ScaleTriggers struct {
+	// Type is the KEDA trigger type, e.g. kubernetes-resource.
+	// +kubebuilder:validation:MinLength=1
+	Type string `json:"type"`
+	// +optional
+	Name string `json:"name,omitempty"`
+	// +optional
+	UseCachedMetrics bool `json:"useCachedMetrics,omitempty"`
+	// Metadata holds the scaler's parameters, as KEDA names them.
+	Metadata map[string]string `json:"metadata"`
+	// +optional
+	AuthenticationRef *AuthenticationRef `json:"authenticationRef,omitempty"`
+	// +kubebuilder:validation:Enum=AverageValue;Value;Utilization
+	// +optional
+	MetricType autoscalingv2.MetricTargetType `json:"metricType,omitempty"`
+}
+
+// AuthenticationRef points to a TriggerAuthentication or ClusterTriggerAuthentication.
+type AuthenticationRef struct {
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+	// +optional
+	Kind string `json:"kind,omitempty"`
+}
+
+// ScaledJobSpec is KEDA's ScaledJobSpec.
+// +kubebuilder:validation:XValidation:rule="(has(self.minReplicaCount) ? self.minReplicaCount : 0) <= (has(self.maxReplicaCount) ? self.maxReplicaCount : 100)",message="minReplicaCount must be less than or equal to maxReplicaCount (default 100)"
+type ScaledJobSpec struct {
+	// JobTargetRef is the Job spec created for each unit of work.
+	JobTargetRef *batchv1.JobSpec `json:"jobTargetRef"`
+	// PollingInterval in seconds (default 30).
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	PollingInterval *int32 `json:"pollingInterval,omitempty"`
+	// SuccessfulJobsHistoryLimit is how many finished successful Jobs to keep across all members (default 100).
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	SuccessfulJobsHistoryLimit *int32 `json:"successfulJobsHistoryLimit,omitempty"`
+	// FailedJobsHistoryLimit is how many failed Jobs to keep across all members (default 100).
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	FailedJobsHistoryLimit *int32 `json:"failedJobsHistoryLimit,omitempty"`
+	// +optional
+	EnvSourceContainerName string `json:"envSourceContainerName,omitempty"`
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	MinReplicaCount *int32 `json:"minReplicaCount,omitempty"`
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	MaxReplicaCount *int32 `json:"maxReplicaCount,omitempty"`
+	// +optional
+	Rollout Rollout `json:"rollout,omitempty"`
+	// +optional
+	ScalingStrategy ScalingStrategy `json:"scalingStrategy,omitempty"`
+	// +kubebuilder:validation:MinItems=1
+	Triggers []ScaleTriggers `json:"triggers"`
+}
+
+// Rollout says what happens to running Jobs when the job template changes.
+type Rollout struct {
+	// +kubebuilder:validation:Enum=default;gradual
+	// +optional
+	Strategy string `json:"strategy,omitempty"`
+	// +kubebuilder:validation:Enum=foreground;background
+	// +optional
+	PropagationPolicy string `json:"propagationPolicy,omitempty"`
+}
+
+// ScalingStrategy is KEDA's ScaledJob scaling strategy.
+type ScalingStrategy struct {
+	// +kubebuilder:validation:Enum=default;custom;accurate;eager
+	// +optional
+	Strategy string `json:"strategy,omitempty"`
+	// +optional
+	CustomScalingQueueLengthDeduction *int32 `json:"customScalingQueueLengthDeduction,omitempty"`
+	// +optional
+	CustomScalingRunningJobPercentage string `json:"customScalingRunningJobPercentage,omitempty"`
+	// +optional
+	PendingPodConditions []string `json:"pendingPodConditions,omitempty"`
+	// +kubebuilder:validation:Enum=max;min;avg;sum
+	// +optional
+	MultipleScalersCalculation string `json:"multipleScalersCalculation,omitempty"`
+}
