@@ -67,6 +67,9 @@ type DistributedScaledObjectStatus struct {
 	// Triggers is the last value of each trigger, by trigger name (or type-index).
 	// +optional
 	Triggers map[string]TriggerMetricStatus `json:"triggers,omitempty"`
+	// TriggerFailures counts consecutive read failures per trigger, for fallback.
+	// +optional
+	TriggerFailures map[string]int32 `json:"triggerFailures,omitempty"`
 	// LastActiveTime is when a trigger was last active (cooldown starts from it).
 	// +optional
 	LastActiveTime *metav1.Time `json:"lastActiveTime,omitempty"`
@@ -74,6 +77,10 @@ type DistributedScaledObjectStatus struct {
 	// leader change keeps the same decisions.
 	// +optional
 	ScalingHistory *ScalingHistory `json:"scalingHistory,omitempty"`
+	// LastRebalanceTime is when shares last moved between members; rebalancing steps are
+	// spaced from it.
+	// +optional
+	LastRebalanceTime *metav1.Time `json:"lastRebalanceTime,omitempty"`
 	// LastEvaluationTime is when the total was last computed.
 	// +optional
 	LastEvaluationTime *metav1.Time `json:"lastEvaluationTime,omitempty"`

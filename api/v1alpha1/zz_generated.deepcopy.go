@@ -331,6 +331,13 @@ func (in *DistributedScaledObjectStatus) DeepCopyInto(out *DistributedScaledObje
 			(*out)[key] = *val.DeepCopy()
 		}
 	}
+	if in.TriggerFailures != nil {
+		in, out := &in.TriggerFailures, &out.TriggerFailures
+		*out = make(map[string]int32, len(*in))
+		for key, val := range *in {
+			(*out)[key] = val
+		}
+	}
 	if in.LastActiveTime != nil {
 		in, out := &in.LastActiveTime, &out.LastActiveTime
 		*out = (*in).DeepCopy()
@@ -339,6 +346,10 @@ func (in *DistributedScaledObjectStatus) DeepCopyInto(out *DistributedScaledObje
 		in, out := &in.ScalingHistory, &out.ScalingHistory
 		*out = new(ScalingHistory)
 		(*in).DeepCopyInto(*out)
+	}
+	if in.LastRebalanceTime != nil {
+		in, out := &in.LastRebalanceTime, &out.LastRebalanceTime
+		*out = (*in).DeepCopy()
 	}
 	if in.LastEvaluationTime != nil {
 		in, out := &in.LastEvaluationTime, &out.LastEvaluationTime

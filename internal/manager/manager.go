@@ -16,6 +16,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
+	"github.com/fleetscale/fleetscale/internal/controller/distributedscaledobject"
 	"github.com/fleetscale/fleetscale/internal/controller/membercluster"
 	"github.com/fleetscale/fleetscale/internal/member"
 )
@@ -81,6 +82,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	if err := (&membercluster.Reconciler{Client: mgr.GetClient(), Registry: registry, Namespace: o.Namespace}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("membercluster controller: %w", err)
+	}
+	if err := (&distributedscaledobject.Reconciler{
+		Client: mgr.GetClient(), Registry: registry, Recorder: mgr.GetEventRecorder("fleetscale-controller"),
+		Namespace: o.Namespace, SyncPeriod: o.HPASyncPeriod,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("distributedscaledobject controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("healthz: %w", err)

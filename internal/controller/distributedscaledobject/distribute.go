@@ -1,0 +1,100 @@
+package distributedscaledobject
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/fleetscale/fleetscale/internal/distribution"
+)
+
+// distribute runs the failover state machine and one rebalancing step (internal/distribution).
+func (r *Reconciler) distribute(s *scope) {
+	policy := distribution.Policy{
+		GracePeriod:            time.Minute,
+		MaxRebalancePercentage: 50,
+		StepInterval:           r.syncPeriod(),
+	}
+	if rp := s.dso.Spec.RebalancingPolicy; rp != nil {
+		policy.GracePeriod = rp.GracePeriod.Duration(metav1.Duration{Duration: time.Minute}).Duration
+		if rp.MaxRebalancePercentage != nil {
+			policy.MaxRebalancePercentage = *rp.MaxRebalancePercentage
+		}
+	}
+	policy.StabilizationPeriod = policy.GracePeriod
+	in := distribution.Input{Now: s.now, Total: s.total, Seed: string(s.dso.UID), Policy: policy}
+	if t := s.prev.LastRebalanceTime; t != nil {
+		in.LastStep = t.Time
+	}
+	target := s.dso.Spec.ScaledObjectSpec.ScaleTargetRef
+	kind := targetGVK(s.dso).Kind
+	for _, mv := range s.members {
+		mi := distribution.MemberInput{Name: mv.name, Weight: mv.weight, Healthy: mv.healthy(),
+			Reason: mv.unhealthyReason(kind, target.Name)}
+		if prev, ok := s.prev.MemberClusterStatuses[mv.name]; ok {
+			mi.State, mi.Desired = distribution.State(prev.State), prev.DesiredReplicas
+			if prev.LastStatusChangeTime != nil {
+				mi.Since = prev.LastStatusChangeTime.Time
+			}
+		}
+		in.Members = append(in.Members, mi)
+	}
+	s.split = distribution.Evaluate(in)
+	for i, mv := range s.members {
+		mv.result = s.split.Members[i]
+	}
+	if !s.split.LastStep.IsZero() {
+		s.dso.Status.LastRebalanceTime = &metav1.Time{Time: s.split.LastStep}
+	}
+}
+
+// apply writes each Ready member's share through its target's /scale, in parallel, only where
+// it differs. Every call is bounded by that member's timeout, so a hung member delays no other.
+// While the triggers are broken and no fallback applies, nothing is written: a trigger error
+// never scales a healthy member down.
+func (r *Reconciler) apply(ctx context.Context, s *scope) error {
+	if s.frozen() {
+		return nil
+	}
+	gvk := targetGVK(s.dso)
+	name := s.dso.Spec.ScaledObjectSpec.ScaleTargetRef.Name
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for _, mv := range s.members {
+		if !mv.result.Apply || !mv.observed || mv.current == mv.result.Desired {
+			continue
+		}
+		m, ok := r.Registry.Get(mv.name)
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := m.SetReplicas(ctx, gvk, mv.namespace, name, mv.result.Desired)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				s.applyErrors[mv.name] = err.Error()
+				errs = append(errs, err)
+				return
+			}
+			mv.applied, mv.replicasAfter = true, mv.result.Desired
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return fmt.Errorf("scaling members: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// frozen: the total could not be computed from any trigger and no fallback replaced it.
+func (s *scope) frozen() bool {
+	return s.specError != "" || s.decision.Conditions.Ready.Status == metav1.ConditionFalse
+}

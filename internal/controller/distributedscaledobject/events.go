@@ -1,0 +1,71 @@
+package distributedscaledobject
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/fleetscale/fleetscale/internal/distribution"
+)
+
+// Event reasons.
+const (
+	EventScaled          = "Scaled"
+	EventMemberUnhealthy = "MemberUnhealthy"
+	EventMemberExcluded  = "MemberExcluded"
+	EventRebalanced      = "Rebalanced"
+	EventMemberRecovered = "MemberRecovered"
+	EventTriggerError    = "TriggerError"
+	EventScaleFailed     = "ScaleFailed"
+)
+
+// emitEvents records what changed in this evaluation, comparing with the status as read.
+func (r *Reconciler) emitEvents(s *scope) {
+	if r.Recorder == nil {
+		return
+	}
+	dso := s.dso
+	if s.totalDecided && s.total != s.prevTotal && !s.frozen() {
+		r.Recorder.Eventf(dso, nil, corev1.EventTypeNormal, EventScaled, "Scale",
+			"Total %d: %s; shares %s", s.total, s.decision.Reason, shares(s))
+	}
+	for _, mv := range s.members {
+		from, to := distribution.State(mv.prevState), mv.result.State
+		if from == to {
+			continue
+		}
+		switch {
+		case to == distribution.StateUnhealthy:
+			r.Recorder.Eventf(dso, nil, corev1.EventTypeWarning, EventMemberUnhealthy, "Observe",
+				"Member %s unhealthy: %s", mv.name, mv.result.Description)
+		case to == distribution.StateExcluded:
+			r.Recorder.Eventf(dso, nil, corev1.EventTypeWarning, EventMemberExcluded, "Rebalance",
+				"Member %s excluded after the grace period; its share moves to the others: %s", mv.name, mv.result.Description)
+		case to == distribution.StateReady && from != "":
+			r.Recorder.Eventf(dso, nil, corev1.EventTypeNormal, EventMemberRecovered, "Rebalance",
+				"Member %s healthy again; its share returns", mv.name)
+		}
+	}
+	if s.dso.Status.LastRebalanceTime != nil && (s.prev.LastRebalanceTime == nil || !s.prev.LastRebalanceTime.Equal(s.dso.Status.LastRebalanceTime)) {
+		r.Recorder.Eventf(dso, nil, corev1.EventTypeNormal, EventRebalanced, "Rebalance", "Shares moved: %s", shares(s))
+	}
+	for key, t := range s.dso.Status.Triggers {
+		if t.Error != "" && t.Error != s.prev.Triggers[key].Error {
+			r.Recorder.Eventf(dso, nil, corev1.EventTypeWarning, EventTriggerError, "Evaluate", "Trigger %s: %s", key, t.Error)
+		}
+	}
+	for name, e := range s.applyErrors {
+		r.Recorder.Eventf(dso, nil, corev1.EventTypeWarning, EventScaleFailed, "Scale", "Member %s: %s", name, e)
+	}
+}
+
+func shares(s *scope) string {
+	parts := make([]string, 0, len(s.members))
+	for _, mv := range s.members {
+		parts = append(parts, fmt.Sprintf("%s=%d", mv.name, mv.result.Desired))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,109 @@
+package distributedscaledobject
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/fleetscale/fleetscale/api/v1alpha1"
+)
+
+// eligibleMembers is spec.memberClusters, or every registered member with weight 1 when the
+// list is empty.
+func (r *Reconciler) eligibleMembers(ctx context.Context, dso *v1alpha1.DistributedScaledObject) ([]v1alpha1.MemberClusterRef, error) {
+	if len(dso.Spec.MemberClusters) > 0 {
+		return dso.Spec.MemberClusters, nil
+	}
+	var list v1alpha1.MemberClusterList
+	if err := r.List(ctx, &list, client.InNamespace(r.Namespace)); err != nil {
+		return nil, err
+	}
+	refs := make([]v1alpha1.MemberClusterRef, 0, len(list.Items))
+	for _, mc := range list.Items {
+		if mc.DeletionTimestamp.IsZero() {
+			refs = append(refs, v1alpha1.MemberClusterRef{Name: mc.Name})
+		}
+	}
+	slices.SortFunc(refs, func(a, b v1alpha1.MemberClusterRef) int { return strings.Compare(a.Name, b.Name) })
+	return refs, nil
+}
+
+// observeMembers reads every eligible member's health and target, in parallel, each bounded
+// by that member's timeout; a member that cannot be read keeps its last known replicas.
+func (r *Reconciler) observeMembers(ctx context.Context, s *scope) {
+	refs, err := r.eligibleMembers(ctx, s.dso)
+	if err != nil {
+		s.specError = "listing member clusters: " + err.Error()
+		return
+	}
+	gvk := targetGVK(s.dso)
+	targetName := s.dso.Spec.ScaledObjectSpec.ScaleTargetRef.Name
+	var wg sync.WaitGroup
+	for _, ref := range refs {
+		prev, hadPrev := s.prev.MemberClusterStatuses[ref.Name]
+		mv := &memberView{name: ref.Name, weight: ref.GetWeight(), namespace: ref.TargetNamespaceOr(s.dso.Namespace)}
+		if hadPrev {
+			mv.prevState, mv.prevExcluded, mv.current = prev.State, prev.Excluded, prev.CurrentReplicas
+		}
+		s.members = append(s.members, mv)
+		m, ok := r.Registry.Get(ref.Name)
+		if !ok {
+			mv.apiReason = "member cluster is not registered"
+			continue
+		}
+		h := m.Health()
+		switch {
+		case !h.Probed:
+			mv.apiReason = "member cluster not probed yet"
+			mv.unknown = !hadPrev
+			continue
+		case !h.Ready:
+			mv.apiReason = "member API not ready (" + h.Reason + "): " + h.Message
+			continue
+		}
+		mv.apiReady = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := m.WatchKind(gvk); err != nil {
+				mv.readErr = err.Error()
+				return
+			}
+			t, err := m.GetTarget(ctx, gvk, mv.namespace, targetName)
+			if err != nil {
+				mv.readErr = err.Error()
+				mv.unknown = !hadPrev
+				return
+			}
+			mv.observed, mv.targetExists = true, t.Exists
+			if t.Exists {
+				mv.current, mv.ready, mv.selector = t.Replicas, t.ReadyReplicas, t.Selector
+			}
+		}()
+	}
+	wg.Wait()
+	for _, mv := range s.members {
+		if mv.unknown {
+			s.waitingFor = append(s.waitingFor, mv.name)
+		}
+	}
+}
+
+// healthy is the failover notion: API Ready and the target present.
+func (mv *memberView) healthy() bool { return mv.apiReady && mv.observed && mv.targetExists }
+
+// unhealthyReason says why a member is not healthy, for its description.
+func (mv *memberView) unhealthyReason(kind, name string) string {
+	switch {
+	case !mv.apiReady:
+		return mv.apiReason
+	case !mv.observed:
+		return "cannot read " + kind + " " + mv.namespace + "/" + name + ": " + mv.readErr
+	case !mv.targetExists:
+		return kind + " " + mv.namespace + "/" + name + " not found"
+	}
+	return ""
+}

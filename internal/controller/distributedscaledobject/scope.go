@@ -1,0 +1,111 @@
+package distributedscaledobject
+
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/fleetscale/fleetscale/api/v1alpha1"
+	"github.com/fleetscale/fleetscale/internal/autoscaling"
+	"github.com/fleetscale/fleetscale/internal/distribution"
+)
+
+// scope is what one reconcile read and decided; the sub-steps fill it in order.
+type scope struct {
+	dso *v1alpha1.DistributedScaledObject
+	now time.Time
+	// orig is the object as read: the status patch is computed against it.
+	orig *v1alpha1.DistributedScaledObject
+	// prev is the status as read, for transitions (events) and stored state.
+	prev v1alpha1.DistributedScaledObjectStatus
+
+	members []*memberView
+
+	decision     autoscaling.ScaledObjectDecision
+	total        int32
+	totalDecided bool
+	specError    string
+	triggerError string
+
+	// waitingFor lists members whose replicas are not known yet (first sync).
+	waitingFor []string
+
+	split       distribution.Result
+	applyErrors map[string]string
+	prevTotal   int32
+}
+
+// memberView is one eligible member as observed now.
+type memberView struct {
+	name      string
+	weight    int32
+	namespace string
+	apiReady  bool
+	apiReason string
+	// observed: the target was read from the member's cache just now.
+	observed     bool
+	targetExists bool
+	current      int32
+	ready        int32
+	selector     string
+	// unknown: reachable (or not yet probed) but not read yet, and never seen before: its
+	// replicas are not known, so no total may be computed from them.
+	unknown       bool
+	result        distribution.MemberResult
+	readErr       string
+	prevState     string
+	prevExcluded  bool
+	applied       bool
+	replicasAfter int32
+}
+
+func newScope(dso *v1alpha1.DistributedScaledObject, now time.Time) *scope {
+	return &scope{dso: dso, now: now, orig: dso.DeepCopy(), prev: *dso.Status.DeepCopy(), applyErrors: map[string]string{}}
+}
+
+func targetGVK(dso *v1alpha1.DistributedScaledObject) schema.GroupVersionKind {
+	ref := dso.Spec.ScaledObjectSpec.ScaleTargetRef
+	apiVersion, kind := "apps/v1", "Deployment"
+	if ref != nil && ref.APIVersion != "" {
+		apiVersion = ref.APIVersion
+	}
+	if ref != nil && ref.Kind != "" {
+		kind = ref.Kind
+	}
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		gv = schema.GroupVersion{Group: "apps", Version: "v1"}
+	}
+	return gv.WithKind(kind)
+}
+
+func memberTargetNamespace(dso *v1alpha1.DistributedScaledObject, name string) string {
+	for _, m := range dso.Spec.MemberClusters {
+		if m.Name == name {
+			return m.TargetNamespaceOr(dso.Namespace)
+		}
+	}
+	return dso.Namespace
+}
+
+// requeueAfter is the earliest moment a new evaluation can change something by itself:
+// the polling interval, a cooldown's end, the next rebalancing step or grace expiry.
+func (s *scope) requeueAfter(syncPeriod time.Duration) time.Duration {
+	next := time.Duration(pollingInterval(s.dso)) * time.Second
+	for _, d := range []time.Duration{s.decision.RequeueAfter, s.split.RequeueAfter} {
+		if d > 0 && d < next {
+			next = d
+		}
+	}
+	if len(s.applyErrors) > 0 && syncPeriod < next {
+		next = syncPeriod
+	}
+	return next
+}
+
+func pollingInterval(dso *v1alpha1.DistributedScaledObject) int32 {
+	if p := dso.Spec.ScaledObjectSpec.PollingInterval; p != nil && *p > 0 {
+		return *p
+	}
+	return 30
+}

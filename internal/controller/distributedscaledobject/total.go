@@ -1,0 +1,169 @@
+package distributedscaledobject
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/fleetscale/fleetscale/api/v1alpha1"
+	"github.com/fleetscale/fleetscale/internal/autoscaling"
+	"github.com/fleetscale/fleetscale/internal/scalers"
+)
+
+// evaluateTotal reads the triggers and decides the total with KEDA's and the HPA's rules.
+// "Current" is the sum of spec.replicas over members that are not excluded, so a new DSO
+// starts from what runs.
+func (r *Reconciler) evaluateTotal(ctx context.Context, s *scope) {
+	spec := s.dso.Spec.ScaledObjectSpec
+	var current, ready int32
+	for _, mv := range s.members {
+		if !mv.prevExcluded {
+			current += mv.current
+			ready += mv.ready
+		}
+	}
+	s.prevTotal = current
+	if s.prev.LastEvaluationTime != nil {
+		s.prevTotal = s.prev.TotalDesiredReplicas
+	}
+
+	pause, err := autoscaling.PauseFromAnnotations(s.dso.Annotations)
+	if err != nil {
+		s.specError = err.Error()
+	}
+	triggers := r.readTriggers(ctx, s)
+	in := autoscaling.ScaledObjectInput{
+		Triggers:              triggers,
+		CurrentReplicas:       current,
+		ReadyReplicas:         ready,
+		MinReplicaCount:       spec.MinReplicaCount,
+		MaxReplicaCount:       spec.MaxReplicaCount,
+		IdleReplicaCount:      spec.IdleReplicaCount,
+		CooldownPeriod:        spec.CooldownPeriod,
+		InitialCooldownPeriod: spec.InitialCooldownPeriod,
+		Pause:                 pause,
+		CreationTime:          s.dso.CreationTimestamp.Time,
+		State:                 stateFromStatus(&s.prev),
+	}
+	if spec.Fallback != nil {
+		in.Fallback = &autoscaling.Fallback{FailureThreshold: spec.Fallback.FailureThreshold,
+			Replicas: spec.Fallback.Replicas, Behavior: autoscaling.FallbackBehavior(spec.Fallback.Behavior)}
+	}
+	if adv := spec.Advanced; adv != nil {
+		if adv.HorizontalPodAutoscalerConfig != nil {
+			in.Behavior = adv.HorizontalPodAutoscalerConfig.Behavior
+		}
+		if m := adv.ScalingModifiers; m.Formula != "" {
+			in.ScalingModifiers = &autoscaling.ScalingModifiers{Formula: m.Formula, Target: m.Target,
+				ActivationTarget: m.ActivationTarget, MetricType: m.MetricType}
+		}
+	}
+	d, err := autoscaling.DecideTotal(in, s.now)
+	if err != nil {
+		s.specError = err.Error()
+	}
+	s.decision, s.total, s.totalDecided = d, d.DesiredReplicas, true
+	storeState(&s.dso.Status, d)
+	s.dso.Status.LastEvaluationTime = &metav1.Time{Time: s.now}
+}
+
+// readTriggers builds and reads every trigger. A trigger that cannot be built or read becomes
+// an autoscaling.Trigger with Err set: the autoscaler keeps the current total (or applies the
+// fallback), so a broken trigger never scales anything down.
+func (r *Reconciler) readTriggers(ctx context.Context, s *scope) []autoscaling.Trigger {
+	spec := s.dso.Spec.ScaledObjectSpec
+	asSource := spec.Advanced != nil && spec.Advanced.ScalingModifiers.Formula != ""
+	var out []autoscaling.Trigger
+	var problems []string
+	for i, t := range spec.Triggers {
+		sc, err := scalers.New(ctx, scalers.Config{Trigger: t, TriggerIndex: i, Namespace: s.dso.Namespace,
+			HubReader: r.Client, AsMetricSource: asSource})
+		if err != nil {
+			if errors.Is(err, scalers.ErrUnsupportedTrigger) || errors.Is(err, scalers.ErrInvalidMetadata) {
+				s.specError = fmt.Sprintf("trigger %d (%s): %v", i, t.Type, err)
+			}
+			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, t.Type, err))
+			out = append(out, autoscaling.Trigger{Name: t.Name, MetricType: t.MetricType, Err: err})
+			continue
+		}
+		values, _, readErr := sc.GetMetricsAndActivity(ctx)
+		_ = sc.Close(ctx)
+		if readErr != nil {
+			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, t.Type, readErr))
+		}
+		for _, ms := range sc.MetricSpecs() {
+			name := t.Name
+			if name == "" {
+				name = ms.Name
+			}
+			tr := autoscaling.Trigger{Name: name, MetricType: ms.Type, Target: ms.Target,
+				ActivationTarget: ms.ActivationTarget, Err: readErr}
+			for _, v := range values {
+				if v.Name == ms.Name {
+					tr.Value = v.Value
+				}
+			}
+			out = append(out, tr)
+		}
+	}
+	if len(problems) > 0 {
+		s.triggerError = strings.Join(problems, "; ")
+	}
+	return out
+}
+
+// stateFromStatus is the autoscaler's memory, kept in status across restarts.
+func stateFromStatus(st *v1alpha1.DistributedScaledObjectStatus) autoscaling.ScaledObjectState {
+	state := autoscaling.ScaledObjectState{LastActiveTime: st.LastActiveTime, TriggerFailures: st.TriggerFailures}
+	if h := st.ScalingHistory; h != nil {
+		for _, rec := range h.Recommendations {
+			state.History.Recommendations = append(state.History.Recommendations,
+				autoscaling.TimestampedReplicas{Replicas: rec.Replicas, Timestamp: rec.Time})
+		}
+		for _, e := range h.ScaleUpEvents {
+			state.History.ScaleUpEvents = append(state.History.ScaleUpEvents, autoscaling.ScaleEvent{ReplicaChange: e.ReplicaChange, Timestamp: e.Time})
+		}
+		for _, e := range h.ScaleDownEvents {
+			state.History.ScaleDownEvents = append(state.History.ScaleDownEvents, autoscaling.ScaleEvent{ReplicaChange: e.ReplicaChange, Timestamp: e.Time})
+		}
+	}
+	return state
+}
+
+func storeState(st *v1alpha1.DistributedScaledObjectStatus, d autoscaling.ScaledObjectDecision) {
+	st.LastActiveTime = d.State.LastActiveTime
+	st.TriggerFailures = d.State.TriggerFailures
+	h := d.State.History
+	if len(h.Recommendations)+len(h.ScaleUpEvents)+len(h.ScaleDownEvents) == 0 {
+		st.ScalingHistory = nil
+	} else {
+		st.ScalingHistory = &v1alpha1.ScalingHistory{}
+		for _, rec := range h.Recommendations {
+			st.ScalingHistory.Recommendations = append(st.ScalingHistory.Recommendations, v1alpha1.TimestampedReplicas{Time: rec.Timestamp, Replicas: rec.Replicas})
+		}
+		for _, e := range h.ScaleUpEvents {
+			st.ScalingHistory.ScaleUpEvents = append(st.ScalingHistory.ScaleUpEvents, v1alpha1.ScaleEvent{Time: e.Timestamp, ReplicaChange: e.ReplicaChange})
+		}
+		for _, e := range h.ScaleDownEvents {
+			st.ScalingHistory.ScaleDownEvents = append(st.ScalingHistory.ScaleDownEvents, v1alpha1.ScaleEvent{Time: e.Timestamp, ReplicaChange: e.ReplicaChange})
+		}
+	}
+	st.Triggers = map[string]v1alpha1.TriggerMetricStatus{}
+	for i, t := range d.Triggers {
+		key := t.Name
+		if key == "" {
+			key = "trigger-" + strconv.Itoa(i)
+		}
+		st.Triggers[key] = v1alpha1.TriggerMetricStatus{
+			Value:               strconv.FormatFloat(t.Value, 'f', -1, 64),
+			Target:              strconv.FormatFloat(t.Target, 'f', -1, 64),
+			Active:              t.Active,
+			Error:               t.Error,
+			ConsecutiveFailures: t.ConsecutiveFailures,
+		}
+	}
+}
