@@ -167,7 +167,7 @@ func (m *Member) WatchKind(gvk schema.GroupVersionKind) error {
 		if !ok {
 			return
 		}
-		m.notify(Event{Type: EventTargetChanged, Member: m.name, GVK: gvk, Namespace: co.GetNamespace(), Name: co.GetName()})
+		m.notify(Event{Type: EventTargetChanged, Member: m.name, GVK: gvk, Namespace: co.GetNamespace(), Name: co.GetName(), Labels: co.GetLabels()})
 	}
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    forward,

@@ -59,14 +59,15 @@ const (
 	EventTargetChanged EventType = "TargetChanged"
 )
 
-// Event is one change reconcilers may care about. For EventTargetChanged, GVK, Namespace and
-// Name identify the member object that changed.
+// Event is one change reconcilers may care about. For EventTargetChanged, GVK, Namespace,
+// Name and Labels identify the member object that changed.
 type Event struct {
 	Type      EventType
 	Member    string
 	GVK       schema.GroupVersionKind
 	Namespace string
 	Name      string
+	Labels    map[string]string
 }
 
 // Registry holds one Member per registered MemberCluster.
