@@ -37,7 +37,7 @@ const (
 )
 
 // namespace creates one namespace with the same name in the hub and every member.
-func namespace(t *testing.T, f *fleettest.Fleet) string {
+func namespace(t testing.TB, f *fleettest.Fleet) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "dso-"}}
 	if err := f.Hub.Create(context.Background(), ns); err != nil {
@@ -51,7 +51,7 @@ func namespace(t *testing.T, f *fleettest.Fleet) string {
 	return ns.Name
 }
 
-func createNginx(t *testing.T, c client.Client, ns string, replicas int32) {
+func createNginx(t testing.TB, c client.Client, ns string, replicas int32) {
 	t.Helper()
 	labels := map[string]string{"app": "nginx"}
 	d := &appsv1.Deployment{
@@ -95,7 +95,7 @@ func sum(xs []int32) int32 {
 }
 
 // apply server-side-applies a YAML document (one or several) into ns of c.
-func apply(t *testing.T, c client.Client, ns, manifest string) {
+func apply(t testing.TB, c client.Client, ns, manifest string) {
 	t.Helper()
 	for _, obj := range decode(t, manifest) {
 		obj.SetNamespace(ns)
@@ -105,7 +105,7 @@ func apply(t *testing.T, c client.Client, ns, manifest string) {
 	}
 }
 
-func decode(t *testing.T, manifest string) []*unstructured.Unstructured {
+func decode(t testing.TB, manifest string) []*unstructured.Unstructured {
 	t.Helper()
 	var out []*unstructured.Unstructured
 	for _, doc := range strings.Split(manifest, "\n---\n") {
@@ -134,7 +134,7 @@ func walkthrough(t *testing.T, name string) string {
 	return string(data)
 }
 
-func setMetric(t *testing.T, f *fleettest.Fleet, ns, value string) {
+func setMetric(t testing.TB, f *fleettest.Fleet, ns, value string) {
 	t.Helper()
 	apply(t, f.Hub, ns, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mock-metric\ndata:\n  metric-value: %q\n", value))
 }
@@ -145,7 +145,7 @@ func getDSO(g Gomega, f *fleettest.Fleet, ns, name string) *v1alpha1.Distributed
 	return &dso
 }
 
-func patchDSO(t *testing.T, f *fleettest.Fleet, ns, name, patch string) {
+func patchDSO(t testing.TB, f *fleettest.Fleet, ns, name, patch string) {
 	t.Helper()
 	dso := &v1alpha1.DistributedScaledObject{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 	if err := f.Hub.Patch(context.Background(), dso, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
