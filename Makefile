@@ -21,7 +21,7 @@ $(CONTROLLER_GEN):
 	GOBIN=$(BIN)/.cg $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
 	mv $(BIN)/.cg/controller-gen $@ && rmdir $(BIN)/.cg
 
-generate: $(CONTROLLER_GEN) ## Deepcopy and CRD manifests (checked in)
+generate: $(CONTROLLER_GEN) ## Deepcopy, CRD and RBAC manifests, and their copies in the chart (checked in)
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	@# The DSJ embeds a whole JobSpec: without descriptions it stays under kubectl apply's
@@ -29,11 +29,17 @@ generate: $(CONTROLLER_GEN) ## Deepcopy and CRD manifests (checked in)
 	$(CONTROLLER_GEN) crd:maxDescLen=0 paths=./api/... output:crd:artifacts:config=$(BIN)/.crd-nodesc
 	cp $(BIN)/.crd-nodesc/keda.kedify.io_distributedscaledjobs.yaml config/crd/bases/
 	rm -rf $(BIN)/.crd-nodesc
+	$(CONTROLLER_GEN) rbac:roleName=fleetscale-controller paths=./internal/controller/... output:rbac:artifacts:config=config/rbac
+	@# The Helm chart ships copies of the CRDs and of the ClusterRole's rules (Helm reads only
+	@# files inside the chart); verify catches a stale copy.
+	rm -f charts/fleetscale/crds/*.yaml
+	cp config/crd/bases/*.yaml charts/fleetscale/crds/
+	cp config/rbac/role.yaml charts/fleetscale/files/clusterrole.yaml
 
 verify: generate ## Fails when generated files are stale
-	@if [ -n "$$(git status --porcelain -- api config)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config charts)" ]; then \
 	  echo "make verify: generated files are stale; run 'make generate' and commit:"; \
-	  git status --porcelain -- api config; git diff --stat -- api config; exit 1; fi
+	  git status --porcelain -- api config charts; git diff --stat -- api config charts; exit 1; fi
 	@echo "make verify: generated files are current"
 
 k8s-bins: ## Build kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok (cached)

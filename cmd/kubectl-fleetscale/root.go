@@ -50,8 +50,7 @@ current one.`,
 	root.SetOut(s.Out)
 	root.SetErr(s.ErrOut)
 	hub.addFlags(root.PersistentFlags())
-	root.AddCommand(newMCCommand(hub, s), newVersionCommand(s))
-	// `status` will join here: it reads the same hub flags.
+	root.AddCommand(newMCCommand(hub, s), newStatusCommand(hub, s), newVersionCommand(s))
 	return root
 }
 

@@ -18,6 +18,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
+	"github.com/fleetscale/fleetscale/internal/controller/distributedscaledjob"
 	"github.com/fleetscale/fleetscale/internal/controller/distributedscaledobject"
 	"github.com/fleetscale/fleetscale/internal/controller/membercluster"
 	"github.com/fleetscale/fleetscale/internal/member"
@@ -93,6 +94,11 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		Namespace: o.Namespace, SyncPeriod: o.HPASyncPeriod,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("distributedscaledobject controller: %w", err)
+	}
+	if err := (&distributedscaledjob.Reconciler{
+		Client: mgr.GetClient(), Registry: registry, Recorder: mgr.GetEventRecorder("fleetscale-controller"), Namespace: o.Namespace,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("distributedscaledjob controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("healthz: %w", err)

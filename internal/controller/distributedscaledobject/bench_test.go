@@ -141,4 +141,3 @@ func (w *memberWatcher) waitFor(ctx context.Context, want []int32, timeout time.
 		}
 	}
 }
-
