@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
@@ -22,6 +23,7 @@ import (
 	"github.com/fleetscale/fleetscale/internal/controller/distributedscaledobject"
 	"github.com/fleetscale/fleetscale/internal/controller/membercluster"
 	"github.com/fleetscale/fleetscale/internal/member"
+	"github.com/fleetscale/fleetscale/internal/metrics"
 )
 
 // Options are the controller's flags.
@@ -77,7 +79,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if err != nil {
 		return fmt.Errorf("new manager: %w", err)
 	}
+	recorder := metrics.New(crmetrics.Registry)
 	registry := member.NewRegistry(mgr.GetClient(), member.Options{
+		Metrics:       recorder,
 		ProbeInterval: o.MemberProbeInterval,
 		ProbeTimeout:  o.MemberProbeTimeout,
 		CallTimeout:   o.MemberCallTimeout,
@@ -91,7 +95,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	if err := (&distributedscaledobject.Reconciler{
 		Client: mgr.GetClient(), Registry: registry, Recorder: mgr.GetEventRecorder("fleetscale-controller"),
-		Namespace: o.Namespace, SyncPeriod: o.HPASyncPeriod,
+		Namespace: o.Namespace, SyncPeriod: o.HPASyncPeriod, Metrics: recorder,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("distributedscaledobject controller: %w", err)
 	}

@@ -234,7 +234,9 @@ func (m *Member) SetReplicas(ctx context.Context, gvk schema.GroupVersionKind, n
 	if err != nil {
 		return fmt.Errorf("scale patch: %w", err)
 	}
-	if err := m.cluster.GetClient().SubResource("scale").Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
+	err = m.cluster.GetClient().SubResource("scale").Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch))
+	m.opts.Metrics.ScaleWrite(m.name, err)
+	if err != nil {
 		return fmt.Errorf("scale %s %s/%s in member %s to %d: %w", gvk.Kind, namespace, name, m.name, replicas, err)
 	}
 	return nil

@@ -93,6 +93,7 @@ func (m *Member) record(h Health) {
 	}
 	m.health = h
 	m.mu.Unlock()
+	m.opts.Metrics.MemberProbe(m.name, h.Ready, h.Latency)
 	if changed {
 		logf.FromContext(m.ctx).Info("Member health changed", "ready", h.Ready, "reason", h.Reason, "message", h.Message)
 		m.notify(Event{Type: EventHealthChanged, Member: m.name})

@@ -16,6 +16,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
+	"github.com/fleetscale/fleetscale/internal/metrics"
 )
 
 // Options tune the registry; zero values take the defaults.
@@ -31,6 +32,8 @@ type Options struct {
 	TokenRefreshFraction float64
 	// Scheme for member clients; must include apps/v1, batch/v1 and core/v1.
 	Scheme *runtime.Scheme
+	// Metrics records probes (nil: none).
+	Metrics *metrics.Recorder
 }
 
 func (o *Options) setDefaults() {
@@ -156,6 +159,7 @@ func (r *Registry) Unregister(name string) {
 		return
 	}
 	m.close()
+	r.opts.Metrics.ForgetMember(name)
 	r.publish(Event{Type: EventUnregistered, Member: name})
 }
 

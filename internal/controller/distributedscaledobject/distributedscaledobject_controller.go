@@ -18,6 +18,7 @@ import (
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/member"
+	"github.com/fleetscale/fleetscale/internal/metrics"
 )
 
 // Finalizer restores member workloads on deletion when advanced.restoreToOriginalReplicaCount asks.
@@ -28,6 +29,8 @@ type Reconciler struct {
 	client.Client
 	Registry *member.Registry
 	Recorder events.EventRecorder
+	// Metrics records totals, shares and trigger values (nil: none).
+	Metrics *metrics.Recorder
 	// Namespace holds the MemberCluster registrations.
 	Namespace string
 	// SyncPeriod spaces re-evaluations while a rate limit holds the total back, and
@@ -47,6 +50,9 @@ type Reconciler struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, retErr error) {
 	var dso v1alpha1.DistributedScaledObject
 	if err := r.Get(ctx, req.NamespacedName, &dso); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.ForgetDSO(req.Namespace, req.Name)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !dso.DeletionTimestamp.IsZero() {
@@ -74,6 +80,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	mirrorErr := r.mirrorTotal(ctx, s)
 	s.summarize()
 	r.emitEvents(s)
+	r.recordMetrics(s)
 	return reconcile.Result{RequeueAfter: s.requeueAfter(r.syncPeriod())}, errors.Join(applyErr, mirrorErr)
 }
 

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/fleetscale/fleetscale/internal/distribution"
+	"github.com/fleetscale/fleetscale/internal/metrics"
 )
 
 // Event reasons.
@@ -68,4 +69,20 @@ func shares(s *scope) string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ", ")
+}
+
+// recordMetrics exports what this evaluation decided.
+func (r *Reconciler) recordMetrics(s *scope) {
+	dso := s.dso
+	members := make(map[string]metrics.MemberReplicas, len(dso.Status.MemberClusterStatuses))
+	for name, ms := range dso.Status.MemberClusterStatuses {
+		members[name] = metrics.MemberReplicas{Desired: ms.DesiredReplicas, Current: ms.CurrentReplicas}
+	}
+	r.Metrics.ObserveDSO(dso.Namespace, dso.Name, dso.Status.TotalDesiredReplicas, dso.Status.TotalCurrentReplicas, members)
+	for _, t := range s.decision.Triggers {
+		r.Metrics.Trigger("dso", dso.Namespace, dso.Name, t.Name, t.Value, t.Error != "")
+	}
+	if dso.Status.LastRebalanceTime != nil && (s.prev.LastRebalanceTime == nil || !s.prev.LastRebalanceTime.Equal(dso.Status.LastRebalanceTime)) {
+		r.Metrics.Rebalanced(dso.Namespace, dso.Name)
+	}
 }
