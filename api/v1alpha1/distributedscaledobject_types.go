@@ -81,6 +81,10 @@ type DistributedScaledObjectStatus struct {
 	// spaced from it.
 	// +optional
 	LastRebalanceTime *metav1.Time `json:"lastRebalanceTime,omitempty"`
+	// RateLimitedUntil is set when a rate limit held the total short of what the triggers ask:
+	// like the HPA, which evaluates once per sync period, the total moves again only then.
+	// +optional
+	RateLimitedUntil *metav1.MicroTime `json:"rateLimitedUntil,omitempty"`
 	// LastEvaluationTime is when the total was last computed.
 	// +optional
 	LastEvaluationTime *metav1.Time `json:"lastEvaluationTime,omitempty"`

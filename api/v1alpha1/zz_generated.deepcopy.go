@@ -351,6 +351,10 @@ func (in *DistributedScaledObjectStatus) DeepCopyInto(out *DistributedScaledObje
 		in, out := &in.LastRebalanceTime, &out.LastRebalanceTime
 		*out = (*in).DeepCopy()
 	}
+	if in.RateLimitedUntil != nil {
+		in, out := &in.RateLimitedUntil, &out.RateLimitedUntil
+		*out = (*in).DeepCopy()
+	}
 	if in.LastEvaluationTime != nil {
 		in, out := &in.LastEvaluationTime, &out.LastEvaluationTime
 		*out = (*in).DeepCopy()

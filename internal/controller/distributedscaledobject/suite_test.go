@@ -166,6 +166,18 @@ func eventNotes(g Gomega, f *fleettest.Fleet, ns, name, reason string) []string 
 	return notes
 }
 
+// eventTime is when the first event whose note starts with prefix was recorded.
+func eventTime(f *fleettest.Fleet, ns, prefix string) time.Time {
+	var list eventsv1.EventList
+	Expect(f.Hub.List(context.Background(), &list, client.InNamespace(ns))).To(Succeed())
+	for _, e := range list.Items {
+		if strings.HasPrefix(e.Note, prefix) {
+			return e.EventTime.Time
+		}
+	}
+	panic("no event " + prefix)
+}
+
 func condition(dso *v1alpha1.DistributedScaledObject, t string) metav1.Condition {
 	for _, c := range dso.Status.Conditions {
 		if c.Type == t {

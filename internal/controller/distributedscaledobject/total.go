@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -66,9 +67,32 @@ func (r *Reconciler) evaluateTotal(ctx context.Context, s *scope) {
 	if err != nil {
 		s.specError = err.Error()
 	}
+	d = r.holdWithinSyncPeriod(s, in.State, d)
 	s.decision, s.total, s.totalDecided = d, d.DesiredReplicas, true
 	storeState(&s.dso.Status, d)
 	s.dso.Status.LastEvaluationTime = &metav1.Time{Time: s.now}
+}
+
+// holdWithinSyncPeriod reproduces the HPA's cadence for rate limits: the HPA evaluates once
+// per sync period, so a limit such as max(2×current, 4) allows one step per period. We
+// evaluate on every event, so after a rate-limited step the total stays until the period
+// has passed (status.rateLimitedUntil), and the HPA history is not advanced meanwhile.
+func (r *Reconciler) holdWithinSyncPeriod(s *scope, prevState autoscaling.ScaledObjectState, d autoscaling.ScaledObjectDecision) autoscaling.ScaledObjectDecision {
+	held := s.prev.RateLimitedUntil
+	if held != nil && s.now.Before(held.Time) && s.prev.LastEvaluationTime != nil && d.DesiredReplicas != s.prev.TotalDesiredReplicas {
+		wait := held.Sub(s.now)
+		d.Reason = fmt.Sprintf("%d held until the next HPA sync period (in %s); the triggers ask for %d", s.prev.TotalDesiredReplicas, wait.Round(time.Millisecond), d.DesiredReplicas)
+		d.DesiredReplicas, d.State, d.RateLimited = s.prev.TotalDesiredReplicas, prevState, true
+		d.RequeueAfter = wait
+		s.dso.Status.RateLimitedUntil = held
+		return d
+	}
+	s.dso.Status.RateLimitedUntil = nil
+	if d.RateLimited && d.DesiredReplicas != s.prevTotal {
+		s.dso.Status.RateLimitedUntil = &metav1.MicroTime{Time: s.now.Add(r.syncPeriod())}
+		d.RequeueAfter = r.syncPeriod()
+	}
+	return d
 }
 
 // readTriggers builds and reads every trigger. A trigger that cannot be built or read becomes

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -53,6 +54,9 @@ func TestWalkthrough(t *testing.T) {
 		g.Expect(eventNotes(g, f, ns, "nginx", "Scaled")).To(ContainElements(
 			ContainSubstring("Total 4: 3 → 4"), ContainSubstring("Total 8: 4 → 8"), ContainSubstring("Total 10: 8 → 10")))
 	}, timeout, poll).Should(Succeed())
+	// Like the HPA, the second step comes one sync period (1s in tests) after the first.
+	step8, step10 := eventTime(f, ns, "Total 8: 4 → 8"), eventTime(f, ns, "Total 10: 8 → 10")
+	Expect(step10.Sub(step8)).To(BeNumerically(">=", 900*time.Millisecond))
 
 	t.Log("step 7a: nginx deleted in member 2 → after the grace period members 1 and 3 hold 10")
 	deleteNginx(t, f.Member(2), ns)
