@@ -58,9 +58,8 @@ dev-up: k8s-bins build ## hub + 3 members in the background; writes .dev/
 dev-down: ## stop everything started by dev-up and delete its data
 	@if [ -x $(BIN)/fleetscale-dev ]; then $(BIN)/fleetscale-dev down --dir .dev; else echo "nothing to stop"; fi
 
-demo: k8s-bins build ## The walkthrough on a local hub + 3 members
-	$(BIN)/fleetscale-dev up --dir .dev --crds config/crd/bases
-	@echo; echo "Hub and members are up. Try:"; echo "  source .dev/env"; echo "  kubectl --kubeconfig .dev/hub.kubeconfig get crds"
+demo: k8s-bins build ## The walkthrough on a local hub + 3 members, step by step (KEEP=1 leaves it running)
+	$(BIN)/fleetscale-demo --dir .dev$(if $(filter-out 0 false no,$(KEEP)), --keep)
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

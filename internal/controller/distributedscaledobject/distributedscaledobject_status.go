@@ -71,8 +71,12 @@ func (s *scope) summarize() {
 	s.setConditions()
 }
 
-// setWaiting reports that the first evaluation waits for members to be read.
+// setWaiting reports that the first evaluation waits for members to be read. Once a DSO
+// has been evaluated, a short wait (a controller restart) leaves its conditions as they are.
 func (s *scope) setWaiting() {
+	if s.prev.LastEvaluationTime != nil {
+		return
+	}
 	meta.SetStatusCondition(&s.dso.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionReady,
 		Status: metav1.ConditionUnknown, Reason: ReasonWaitingForMembers, ObservedGeneration: s.dso.Generation,
 		Message: "waiting to read the target in member(s) " + strings.Join(s.waitingFor, ", ")})

@@ -12,29 +12,45 @@ import (
 )
 
 // eligibleMembers is spec.memberClusters, or every registered member with weight 1 when the
-// list is empty.
-func (r *Reconciler) eligibleMembers(ctx context.Context, dso *v1alpha1.DistributedScaledObject) ([]v1alpha1.MemberClusterRef, error) {
-	if len(dso.Spec.MemberClusters) > 0 {
-		return dso.Spec.MemberClusters, nil
-	}
+// list is empty; it also returns the MemberCluster registrations by name.
+func (r *Reconciler) eligibleMembers(ctx context.Context, dso *v1alpha1.DistributedScaledObject) ([]v1alpha1.MemberClusterRef, map[string]*v1alpha1.MemberCluster, error) {
 	var list v1alpha1.MemberClusterList
 	if err := r.List(ctx, &list, client.InNamespace(r.Namespace)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	registrations := make(map[string]*v1alpha1.MemberCluster, len(list.Items))
 	refs := make([]v1alpha1.MemberClusterRef, 0, len(list.Items))
-	for _, mc := range list.Items {
+	for i, mc := range list.Items {
 		if mc.DeletionTimestamp.IsZero() {
+			registrations[mc.Name] = &list.Items[i]
 			refs = append(refs, v1alpha1.MemberClusterRef{Name: mc.Name})
 		}
 	}
+	if len(dso.Spec.MemberClusters) > 0 {
+		return dso.Spec.MemberClusters, registrations, nil
+	}
 	slices.SortFunc(refs, func(a, b v1alpha1.MemberClusterRef) int { return strings.Compare(a.Name, b.Name) })
-	return refs, nil
+	return refs, registrations, nil
+}
+
+// connecting: registered in the hub but without a client yet (the controller just started),
+// unless the registration is known to be unusable.
+func connecting(mc *v1alpha1.MemberCluster) bool {
+	if mc == nil {
+		return false
+	}
+	for _, c := range mc.Status.Conditions {
+		if c.Type == v1alpha1.ConditionReady && c.Reason == v1alpha1.MemberReasonInvalid {
+			return false
+		}
+	}
+	return true
 }
 
 // observeMembers reads every eligible member's health and target, in parallel, each bounded
 // by that member's timeout; a member that cannot be read keeps its last known replicas.
 func (r *Reconciler) observeMembers(ctx context.Context, s *scope) {
-	refs, err := r.eligibleMembers(ctx, s.dso)
+	refs, registrations, err := r.eligibleMembers(ctx, s.dso)
 	if err != nil {
 		s.specError = "listing member clusters: " + err.Error()
 		return
@@ -52,13 +68,17 @@ func (r *Reconciler) observeMembers(ctx context.Context, s *scope) {
 		m, ok := r.Registry.Get(ref.Name)
 		if !ok {
 			mv.apiReason = "member cluster is not registered"
+			mv.unknown = connecting(registrations[ref.Name])
 			continue
 		}
 		h := m.Health()
 		switch {
 		case !h.Probed:
+			// Right after a controller start or a re-registration: its health is not known
+			// yet (the first probe takes at most the probe timeout). Counting it unhealthy
+			// would start a grace period and emit events for nothing.
 			mv.apiReason = "member cluster not probed yet"
-			mv.unknown = !hadPrev
+			mv.unknown = true
 			continue
 		case !h.Ready:
 			mv.apiReason = "member API not ready (" + h.Reason + "): " + h.Message

@@ -48,8 +48,8 @@ type memberView struct {
 	current      int32
 	ready        int32
 	selector     string
-	// unknown: reachable (or not yet probed) but not read yet, and never seen before: its
-	// replicas are not known, so no total may be computed from them.
+	// unknown: not probed yet, or reachable but its target not read yet and never seen
+	// before: no total may be computed until it is known.
 	unknown       bool
 	result        distribution.MemberResult
 	readErr       string
