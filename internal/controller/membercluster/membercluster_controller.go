@@ -34,7 +34,7 @@ type Reconciler struct {
 
 // +kubebuilder:rbac:groups=keda.kedify.io,resources=memberclusters,verbs=get;list;watch
 // +kubebuilder:rbac:groups=keda.kedify.io,resources=memberclusters/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 
 // Reconcile registers, re-registers or unregisters one member.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
