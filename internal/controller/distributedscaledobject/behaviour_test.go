@@ -7,6 +7,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -175,4 +176,70 @@ func TestDeletionRestoresOriginalReplicasOnlyWhenAsked(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A hung member (SIGSTOP) neither delays nor blocks the others: a new total reaches members 1
+// and 2 while member 3 does not answer, and member 3 stays included during the grace period.
+func TestHungMemberDoesNotDelayTheOthers(t *testing.T) {
+	f, ns := fleetWith(t, 1, 1, 1)
+	setMetric(t, f, ns, "20")
+	apply(t, f.Hub, ns, dsoManifest("    maxReplicaCount: 10\n"))
+	Eventually(func() int32 { return sum(replicas(f, ns)) }, timeout, poll).Should(BeEquivalentTo(4))
+	before := replicas(f, ns)
+
+	Expect(f.Cluster(3).Hang()).To(Succeed())
+	defer func() { Expect(f.Cluster(3).Resume()).To(Succeed()) }()
+	setMetric(t, f, ns, "50")
+	// Members 1 and 2 read without touching member 3's API (which would block).
+	got := func() []int32 {
+		r := make([]int32, 2)
+		for i := range r {
+			var d appsv1.Deployment
+			if err := f.Member(i+1).Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "nginx"}, &d); err == nil {
+				r[i] = *d.Spec.Replicas
+			}
+		}
+		return r
+	}
+	Eventually(func() int32 { r := got(); return r[0] + r[1] }, 20*time.Second, poll).Should(BeNumerically(">", before[0]+before[1]))
+	Eventually(func(g Gomega) {
+		m3 := getDSO(g, f, ns, "nginx").Status.MemberClusterStatuses[fleettest.MemberName(3)]
+		g.Expect(m3.Excluded).To(BeFalse(), "within the grace period")
+		g.Expect(m3.CurrentReplicas).To(Equal(before[2]), "its last known replicas are kept while it does not answer")
+	}, timeout, poll).Should(Succeed())
+}
+
+// spec.memberClusters[].targetNamespace points a member at another namespace than the DSO's.
+func TestTargetNamespacePerMember(t *testing.T) {
+	RegisterTestingT(t)
+	f := shared.Fleet(t)
+	ns := namespace(t, f)
+	other := namespace(t, f)
+	createNginx(t, f.Member(1), ns, 1)
+	createNginx(t, f.Member(2), other, 1)
+	setMetric(t, f, ns, "30")
+	apply(t, f.Hub, ns, fmt.Sprintf(`apiVersion: keda.kedify.io/v1alpha1
+kind: DistributedScaledObject
+metadata:
+  name: nginx
+spec:
+  memberClusters:
+  - name: %s
+  - name: %s
+    targetNamespace: %s
+  scaledObjectSpec:
+    scaleTargetRef:
+      name: nginx
+    triggers:
+    - type: kubernetes-resource
+      metadata:
+        resourceKind: ConfigMap
+        resourceName: mock-metric
+        key: metric-value
+        targetValue: "5"
+`, fleettest.MemberName(1), fleettest.MemberName(2), other))
+	Eventually(func() int32 { return replicas(f, ns)[0] + replicas(f, other)[1] }, timeout, poll).Should(BeEquivalentTo(4))
+	Eventually(func() int32 { return replicas(f, ns)[0] + replicas(f, other)[1] }, timeout, poll).Should(BeEquivalentTo(6))
+	Expect(replicas(f, ns)[0]).To(BeEquivalentTo(3))
+	Expect(replicas(f, other)[1]).To(BeEquivalentTo(3))
 }
