@@ -23,10 +23,10 @@ $(CONTROLLER_GEN):
 
 generate: $(CONTROLLER_GEN) ## Deepcopy, CRD and RBAC manifests, and their copies in the chart (checked in)
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
-	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true paths=./api/... output:crd:artifacts:config=config/crd/bases
 	@# The DSJ embeds a whole JobSpec: without descriptions it stays under kubectl apply's
 	@# 256 KiB last-applied annotation limit (KEDA's ScaledJob CRD does the same).
-	$(CONTROLLER_GEN) crd:maxDescLen=0 paths=./api/... output:crd:artifacts:config=$(BIN)/.crd-nodesc
+	$(CONTROLLER_GEN) crd:maxDescLen=0,generateEmbeddedObjectMeta=true paths=./api/... output:crd:artifacts:config=$(BIN)/.crd-nodesc
 	cp $(BIN)/.crd-nodesc/keda.kedify.io_distributedscaledjobs.yaml config/crd/bases/
 	rm -rf $(BIN)/.crd-nodesc
 	$(CONTROLLER_GEN) rbac:roleName=fleetscale-controller paths=./internal/controller/... output:rbac:artifacts:config=config/rbac

@@ -1,0 +1,144 @@
+// Package distributedscaledjob reconciles DistributedScaledJobs: triggers → how many Jobs
+// (KEDA's ScaledJob rules over the Jobs of every member, internal/autoscaling) → where they go
+// (smooth weighted round-robin over healthy, untainted members) with failover of stuck Jobs,
+// history limits and rollout (internal/jobs) → Jobs created and deleted in the members.
+package distributedscaledjob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/fleetscale/fleetscale/api/v1alpha1"
+	"github.com/fleetscale/fleetscale/internal/jobs"
+	"github.com/fleetscale/fleetscale/internal/member"
+)
+
+// Finalizer makes deletion wait until the DSJ's Jobs are deleted from the members.
+const Finalizer = "keda.kedify.io/delete-jobs"
+
+// Reconciler reconciles DistributedScaledJobs.
+type Reconciler struct {
+	client.Client
+	Registry *member.Registry
+	Recorder events.EventRecorder
+	// Namespace holds the MemberCluster registrations.
+	Namespace string
+	// Now returns the time; nil means time.Now.
+	Now func() time.Time
+	// Jobs caches the DSJs' Jobs and pods in the members (label jobs.LabelDSJUID);
+	// SetupWithManager makes one when nil.
+	Jobs *member.JobWatcher
+
+	expect *expectations
+}
+
+// +kubebuilder:rbac:groups=keda.kedify.io,resources=distributedscaledjobs,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=keda.kedify.io,resources=distributedscaledjobs/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=keda.kedify.io,resources=distributedscaledjobs/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile evaluates one DSJ: read the members' Jobs, decide, create and delete, report.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, retErr error) {
+	var dsj v1alpha1.DistributedScaledJob
+	if err := r.Get(ctx, req.NamespacedName, &dsj); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !dsj.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, r.finalize(ctx, &dsj)
+	}
+	if err := r.addFinalizer(ctx, &dsj); err != nil {
+		return reconcile.Result{}, err
+	}
+
+	s := newScope(&dsj, r.now())
+	defer func() {
+		retErr = errors.Join(retErr, r.patchStatus(ctx, s))
+	}()
+
+	r.observeMembers(ctx, s)
+	if len(s.waitingFor) > 0 {
+		// Counting a member whose Jobs are not listed yet as empty would create them again.
+		s.setWaiting()
+		return reconcile.Result{RequeueAfter: time.Second}, nil
+	}
+	r.evaluate(ctx, s)
+	applyErr := r.apply(ctx, s)
+	s.summarize()
+	mirrorErr := r.mirrorDesired(ctx, s)
+	r.emitEvents(s)
+	return reconcile.Result{RequeueAfter: s.requeueAfter()}, errors.Join(applyErr, mirrorErr)
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// setDefaults fills in what SetupWithManager needs and tests may leave out.
+func (r *Reconciler) setDefaults() {
+	if r.Jobs == nil {
+		r.Jobs = member.NewJobWatcher(jobs.LabelDSJUID)
+	}
+	if r.expect == nil {
+		r.expect = newExpectations()
+	}
+}
+
+// patchStatus writes the status the scope computed as a merge patch against the status as
+// read (members that left the map are removed), and nothing when it did not change.
+func (r *Reconciler) patchStatus(ctx context.Context, s *scope) error {
+	s.dsj.Status.ObservedGeneration = s.dsj.Generation
+	if equality.Semantic.DeepEqual(s.dsj.Status, s.orig.Status) {
+		return nil
+	}
+	if err := r.Status().Patch(ctx, s.dsj, client.MergeFrom(s.orig)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("patch status: %w", err)
+	}
+	return nil
+}
+
+// mirrorDesired writes status.desiredJobs into spec.desiredJobs (the DSJ's /scale), as the DSO
+// mirrors its total. It bumps metadata.generation, which is why a rollout is defined by the
+// template hash. Nothing is written while the triggers cannot be evaluated.
+func (r *Reconciler) mirrorDesired(ctx context.Context, s *scope) error {
+	if !s.decided || s.frozen() {
+		return nil
+	}
+	want := s.dsj.Status.DesiredJobs
+	if cur := s.dsj.Spec.DesiredJobs; cur != nil && *cur == want {
+		return nil
+	}
+	patch := []byte(fmt.Sprintf(`{"spec":{"desiredJobs":%d}}`, want))
+	if err := r.Patch(ctx, s.dsj.DeepCopy(), client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return client.IgnoreNotFound(fmt.Errorf("write spec.desiredJobs: %w", err))
+	}
+	return nil
+}
+
+func (r *Reconciler) addFinalizer(ctx context.Context, dsj *v1alpha1.DistributedScaledJob) error {
+	if controllerutil.ContainsFinalizer(dsj, Finalizer) {
+		return nil
+	}
+	orig := dsj.DeepCopy()
+	controllerutil.AddFinalizer(dsj, Finalizer)
+	if err := r.Patch(ctx, dsj, client.MergeFrom(orig)); err != nil {
+		return fmt.Errorf("add finalizer: %w", err)
+	}
+	return nil
+}

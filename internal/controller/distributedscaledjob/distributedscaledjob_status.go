@@ -1,0 +1,171 @@
+package distributedscaledjob
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/fleetscale/fleetscale/api/v1alpha1"
+	"github.com/fleetscale/fleetscale/internal/autoscaling"
+	"github.com/fleetscale/fleetscale/internal/jobs"
+)
+
+// ConditionScheduling says whether clusterScheduling.strategy is carried out as written.
+const ConditionScheduling = "Scheduling"
+
+// Condition reasons set here (the trigger-related ones come from internal/autoscaling).
+const (
+	ReasonInvalidSpec                  = "InvalidSpec"
+	ReasonNoMemberClusters             = "NoMemberClusters"
+	ReasonWaitingForMembers            = "WaitingForMembers"
+	ReasonDeletingJobs                 = "DeletingJobs"
+	ReasonPaused                       = "ScaledJobPaused"
+	ReasonNotPaused                    = "ScaledJobNotPaused"
+	ReasonWeightedRoundRobin           = "WeightedRoundRobin"
+	ReasonPriorityFailoverNotSupported = "PriorityFailoverNotSupported"
+)
+
+const notPlacedNote = "not created: no member is healthy and untainted"
+
+// summarize turns what the scope observed, decided and did into status. Pure: no I/O.
+func (s *scope) summarize() {
+	st := &s.dsj.Status
+	st.MemberClusterStatuses = map[string]v1alpha1.JobMemberClusterStatus{}
+	var healthy int
+	for _, mv := range s.members {
+		ms := s.memberStatus(mv)
+		if ms.State == v1alpha1.MemberStateReady && !ms.SoftTainted && !ms.HardTainted {
+			healthy++
+		}
+		st.MemberClusterStatuses[mv.name] = ms
+	}
+	running, pending := s.runningJobs()
+	st.RunningJobs, st.PendingJobs = running, pending
+	st.DesiredJobs = running + s.createdCount()
+	st.Selector = jobs.Selector(s.dsj.UID).String()
+	st.Print = v1alpha1.JobPrintStatus{
+		Jobs:         fmt.Sprintf("%d/%d", st.RunningJobs, st.DesiredJobs),
+		MembersCount: fmt.Sprintf("%d/%d", healthy, len(s.members)),
+	}
+	if s.triggerStatus != nil {
+		st.TriggerMetricsStatus = s.triggerStatus
+	}
+	if s.plan != nil {
+		st.RoundRobinWeights = s.plan.RRState
+	}
+	// Refreshed once per polling interval at most: a write per Job event would be noise.
+	if s.decided && s.decision.Active && (st.LastActiveTime == nil || s.now.Sub(st.LastActiveTime.Time) >= pollingInterval(s.dsj)) {
+		st.LastActiveTime = &metav1.Time{Time: s.now}
+	}
+	s.setConditions()
+}
+
+// memberStatus is one member's line in status.
+func (s *scope) memberStatus(mv *memberView) v1alpha1.JobMemberClusterStatus {
+	ms := v1alpha1.JobMemberClusterStatus{State: v1alpha1.MemberStateNotReady, Description: mv.reason}
+	if mv.access == jobs.Observed {
+		ms.State = v1alpha1.MemberStateReady
+	}
+	// An unobserved member keeps its last known counts (they are what it counts with).
+	ms.RunningJobs, ms.PendingJobs, ms.StuckJobs = mv.prev.RunningJobs, mv.prev.PendingJobs, mv.prev.StuckJobs
+	taint := s.planMember(mv).Taint.Expire(s.now)
+	if s.plan != nil {
+		taint = s.plan.Taints[mv.name]
+		if c, ok := s.plan.Counts[mv.name]; ok && mv.access == jobs.Observed {
+			ms.RunningJobs, ms.PendingJobs, ms.StuckJobs = c.Running, c.Pending, c.Stuck
+		}
+	}
+	ms.SoftTainted, ms.HardTainted = taint.Soft(s.now), taint.Hard(s.now)
+	ms.SoftTaintedUntil, ms.HardTaintedUntil = timeOrNil(taint.SoftUntil), timeOrNil(taint.HardUntil)
+
+	ms.LastStatusChangeTime = mv.prev.LastStatusChangeTime
+	if !mv.hadPrev || mv.prev.State != ms.State || ms.LastStatusChangeTime == nil {
+		ms.LastStatusChangeTime = &metav1.Time{Time: s.now}
+	}
+	if mv.access == jobs.Observed {
+		ms.Description = describeObserved(ms, s.policy.GracePeriod)
+	}
+	if errs := s.applyErrors[mv.name]; len(errs) > 0 {
+		ms.Description = strings.TrimPrefix(ms.Description+"; "+strings.Join(errs, "; "), "; ")
+	}
+	return ms
+}
+
+func describeObserved(ms v1alpha1.JobMemberClusterStatus, grace time.Duration) string {
+	var parts []string
+	switch {
+	case ms.HardTainted:
+		parts = append(parts, "hard-tainted until "+ms.HardTaintedUntil.UTC().Format(time.RFC3339)+" after repeated failovers: no new Jobs")
+	case ms.SoftTainted:
+		parts = append(parts, "soft-tainted until "+ms.SoftTaintedUntil.UTC().Format(time.RFC3339)+" after a failover: no new Jobs")
+	}
+	if ms.StuckJobs > 0 {
+		parts = append(parts, fmt.Sprintf("%d Job(s) pending for more than %s", ms.StuckJobs, grace))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func timeOrNil(t time.Time) *metav1.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &metav1.Time{Time: t}
+}
+
+// setWaiting reports that the first evaluation waits for members to be read.
+func (s *scope) setWaiting() {
+	meta.SetStatusCondition(&s.dsj.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionReady,
+		Status: metav1.ConditionUnknown, Reason: ReasonWaitingForMembers, ObservedGeneration: s.dsj.Generation,
+		Message: "waiting to list the Jobs in member(s) " + strings.Join(s.waitingFor, ", ")})
+}
+
+func (s *scope) setConditions() {
+	st := &s.dsj.Status
+	gen := s.dsj.Generation
+	set := func(t string, c autoscaling.Condition) {
+		if c.Status == "" {
+			return
+		}
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: t, Status: c.Status, Reason: c.Reason, Message: c.Message, ObservedGeneration: gen})
+	}
+	ready := s.decision.Ready
+	switch {
+	case s.specError != "":
+		ready = autoscaling.Condition{Status: metav1.ConditionFalse, Reason: ReasonInvalidSpec, Message: s.specError}
+	case len(s.members) == 0:
+		ready = autoscaling.Condition{Status: metav1.ConditionFalse, Reason: ReasonNoMemberClusters,
+			Message: "no member cluster is registered or whitelisted; register one with `kubectl fleetscale mc setup-member`"}
+	case ready.Status == metav1.ConditionTrue:
+		var notes []string
+		if s.triggerError != "" {
+			notes = append(notes, s.triggerError)
+		}
+		if s.unplaced > 0 {
+			notes = append(notes, fmt.Sprintf("%d Job(s) %s", s.unplaced, notPlacedNote))
+		}
+		if len(notes) > 0 {
+			ready.Message = strings.Join(notes, "; ")
+		}
+	}
+	set(v1alpha1.ConditionReady, ready)
+	set(v1alpha1.ConditionActive, s.decision.ActiveCond)
+	if s.paused {
+		set(v1alpha1.ConditionPaused, autoscaling.Condition{Status: metav1.ConditionTrue, Reason: ReasonPaused,
+			Message: "no Jobs are created while annotation " + v1alpha1.AnnotationPaused + " is set"})
+	} else {
+		set(v1alpha1.ConditionPaused, autoscaling.Condition{Status: metav1.ConditionFalse, Reason: ReasonNotPaused, Message: "ScaledJob is not paused"})
+	}
+	set(ConditionScheduling, schedulingCondition(strategy(s.dsj)))
+}
+
+func schedulingCondition(strategy string) autoscaling.Condition {
+	if strategy == StrategyPriorityFailover {
+		return autoscaling.Condition{Status: metav1.ConditionFalse, Reason: ReasonPriorityFailoverNotSupported,
+			Message: "clusterScheduling.strategy priorityFailover is not supported yet; Jobs are spread by weightedRoundRobin"}
+	}
+	return autoscaling.Condition{Status: metav1.ConditionTrue, Reason: ReasonWeightedRoundRobin,
+		Message: "Jobs are spread by smooth weighted round-robin over healthy, untainted members"}
+}

@@ -1,0 +1,375 @@
+package jobs
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fleetscale/fleetscale/internal/distribution"
+)
+
+// Access says how much an evaluation knows about a member's Jobs.
+type Access int
+
+// Access values.
+const (
+	// Observed: the member is healthy and its Jobs were read now; the plan acts on them and
+	// the member may get new Jobs.
+	Observed Access = iota
+	// Unreachable: registered, but its Jobs cannot be read now (API not ready, cache not
+	// synced). It counts with Member.LastKnown for GracePeriod, then not at all.
+	Unreachable
+	// Unregistered: whitelisted but not registered; it counts nothing.
+	Unregistered
+)
+
+// Member is one eligible member (whitelisted, or registered when the whitelist is empty).
+type Member struct {
+	Name string
+	// Weight is its round-robin weight; 0 makes it a standby (distribution.Place).
+	Weight int32
+	// Namespace and Hash are where new Jobs go in this member and the template hash they get:
+	// a live Job elsewhere or with another hash is outdated.
+	Namespace string
+	Hash      string
+	Access    Access
+	// UnreachableSince is when the member stopped being observed (Unreachable only).
+	UnreachableSince time.Time
+	// LastKnown are the counts stored in status the last time the member was observed.
+	LastKnown Counts
+	// Taint is the taint stored in status.
+	Taint Taint
+}
+
+// Counts are one member's Jobs after an evaluation.
+type Counts struct {
+	Running   int32
+	Pending   int32
+	Stuck     int32
+	Succeeded int32
+	Failed    int32
+}
+
+// Duplication is failoverPolicy.duplicationPolicy: what happens to a failed-over Job.
+type Duplication string
+
+// Duplication policies (see the package documentation).
+const (
+	KeepAll                Duplication = "keepAll"
+	PreferFailover         Duplication = "preferFailover"
+	PreferSource           Duplication = "preferSource"
+	ImmediateSourceCleanup Duplication = "immediateSourceCleanup"
+)
+
+// Policy holds the DSJ's knobs for one evaluation.
+type Policy struct {
+	// GracePeriod is how long a Job may stay pending before it fails over, and how long an
+	// unreachable member's last known Jobs still count.
+	GracePeriod       time.Duration
+	SoftTaintDuration time.Duration
+	HardTaintDuration time.Duration
+	Duplication       Duplication
+	// GradualRollout lets outdated Jobs finish instead of deleting them.
+	GradualRollout             bool
+	SuccessfulJobsHistoryLimit int32
+	FailedJobsHistoryLimit     int32
+}
+
+// DefaultPolicy is the API's defaults: grace 1m, soft taint 3m, hard taint 5m, keepAll,
+// rollout default, history limits 100 (KEDA's).
+func DefaultPolicy() Policy {
+	return Policy{
+		GracePeriod:                time.Minute,
+		SoftTaintDuration:          3 * time.Minute,
+		HardTaintDuration:          5 * time.Minute,
+		Duplication:                KeepAll,
+		SuccessfulJobsHistoryLimit: 100,
+		FailedJobsHistoryLimit:     100,
+	}
+}
+
+// Input is one evaluation of one DSJ.
+type Input struct {
+	Now     time.Time
+	Members []Member
+	// Jobs are the DSJ's Jobs in the Observed members (others are ignored).
+	Jobs   []Job
+	Policy Policy
+	// RRState is the stored round-robin state (status.roundRobinWeights).
+	RRState map[string]int64
+	// Paused: stuck Jobs are not re-created (the caller places no new Jobs either).
+	Paused bool
+}
+
+// DeletionReason says why a Job is deleted.
+type DeletionReason string
+
+// Deletion reasons.
+const (
+	ReasonRollout     DeletionReason = "Rollout"
+	ReasonHistory     DeletionReason = "HistoryLimit"
+	ReasonDuplication DeletionReason = "Duplication"
+)
+
+// Deletion is one Job to delete.
+type Deletion struct {
+	Job    Job
+	Reason DeletionReason
+}
+
+// Failover is one stuck Job to re-create on Target.
+type Failover struct {
+	Source Job
+	Target string
+}
+
+// Plan is the outcome of Evaluate.
+type Plan struct {
+	Deletions []Deletion
+	Failovers []Failover
+	// Taints is every member's taint after this evaluation.
+	Taints map[string]Taint
+	// Counts is every member's Jobs after the deletions of this plan (not counting the
+	// failover copies it creates).
+	Counts map[string]Counts
+	// Running and Pending are the fleet's counts for autoscaling.DecideJobs: the Counts plus
+	// the failover copies.
+	Running int64
+	Pending int64
+	// RRState is the round-robin state after the failover picks and Place; persist it.
+	RRState map[string]int64
+	// RequeueAfter is when a new evaluation can change something by itself: a pending Job
+	// becomes stuck, or a taint ends. 0 means nothing is due.
+	RequeueAfter time.Duration
+
+	now     time.Time
+	members []Member
+}
+
+// Evaluate decides, over every Job of the fleet: the rollout, duplication-policy and history
+// deletions, the failover of stuck Jobs (with the taints they cause), and the counts. See the
+// package documentation for the rules.
+func Evaluate(in Input) *Plan {
+	pol := in.Policy
+	now := in.Now
+	p := &Plan{Taints: map[string]Taint{}, Counts: map[string]Counts{}, RRState: map[string]int64{},
+		now: now, members: in.Members}
+	members := map[string]Member{}
+	for _, m := range in.Members {
+		members[m.Name] = m
+		p.Taints[m.Name] = m.Taint.Expire(now)
+		if w, ok := in.RRState[m.Name]; ok {
+			p.RRState[m.Name] = w
+		}
+	}
+	var all []Job
+	for _, j := range in.Jobs {
+		if m, ok := members[j.Member]; ok && m.Access == Observed {
+			all = append(all, j)
+		}
+	}
+	slices.SortFunc(all, func(a, b Job) int { return cmp.Compare(a.Key(), b.Key()) })
+
+	d := deleter{deleted: map[string]bool{}}
+	if !pol.GradualRollout {
+		for _, j := range all {
+			if m := members[j.Member]; j.Live() && (j.Hash != m.Hash || j.Namespace != m.Namespace) {
+				d.delete(j, ReasonRollout)
+			}
+		}
+	}
+	copies := map[string]int{}
+	for _, j := range all {
+		if j.FailoverOf != "" {
+			copies[j.FailoverOf]++
+		}
+	}
+	resolveDuplicates(all, pol.Duplication, &d)
+	trimHistory(all, Succeeded, pol.SuccessfulJobsHistoryLimit, &d)
+	trimHistory(all, Failed, pol.FailedJobsHistoryLimit, &d)
+	if !in.Paused {
+		p.failover(all, copies, pol, &d)
+	}
+	p.Deletions = d.list
+	p.count(all, pol, &d)
+	p.RequeueAfter = requeueAfter(all, copies, p.Taints, pol, now, &d)
+	return p
+}
+
+// memberOf returns the member part of a Key.
+func memberOf(key string) string {
+	member, _, _ := strings.Cut(key, "/")
+	return member
+}
+
+type deleter struct {
+	deleted map[string]bool
+	list    []Deletion
+}
+
+func (d *deleter) delete(j Job, reason DeletionReason) {
+	if j.Deleting || d.deleted[j.Key()] {
+		return
+	}
+	d.deleted[j.Key()] = true
+	d.list = append(d.list, Deletion{Job: j, Reason: reason})
+}
+
+func (d *deleter) gone(j Job) bool { return j.Deleting || d.deleted[j.Key()] }
+
+// resolveDuplicates applies the duplication policy to every copy whose source is still there.
+func resolveDuplicates(all []Job, policy Duplication, d *deleter) {
+	byKey := map[string]Job{}
+	for _, j := range all {
+		byKey[j.Key()] = j
+	}
+	for _, c := range all {
+		s, ok := byKey[c.FailoverOf]
+		if c.FailoverOf == "" || !ok || d.gone(s) || d.gone(c) {
+			continue
+		}
+		switch policy {
+		case ImmediateSourceCleanup:
+			if s.Live() {
+				d.delete(s, ReasonDuplication)
+			}
+		case PreferFailover:
+			if c.Started() && s.Live() {
+				d.delete(s, ReasonDuplication)
+			}
+		case PreferSource:
+			switch {
+			case s.Started() && c.Live():
+				d.delete(c, ReasonDuplication)
+			case c.Result == Succeeded && s.Live() && s.Pending:
+				d.delete(s, ReasonDuplication)
+			}
+		}
+	}
+}
+
+// trimHistory deletes the oldest finished Jobs with result beyond limit, across all members.
+func trimHistory(all []Job, result Result, limit int32, d *deleter) {
+	var done []Job
+	for _, j := range all {
+		if j.Result == result && !d.gone(j) {
+			done = append(done, j)
+		}
+	}
+	slices.SortFunc(done, func(a, b Job) int {
+		return cmp.Or(a.Finished.Compare(b.Finished), a.Created.Compare(b.Created), cmp.Compare(a.Key(), b.Key()))
+	})
+	for i := 0; i < len(done)-int(max(limit, 0)); i++ {
+		d.delete(done[i], ReasonHistory)
+	}
+}
+
+// failover re-creates each stuck Job that has no copy yet on another member, oldest first, and
+// taints the source's member once per failover.
+// Even with immediateSourceCleanup the source is not deleted here but by the next evaluation,
+// which sees the copy: a source is never deleted before its copy exists.
+func (p *Plan) failover(all []Job, copies map[string]int, pol Policy, d *deleter) {
+	var stuck []Job
+	for _, j := range all {
+		if j.Live() && j.Pending && !d.gone(j) && copies[j.Key()] == 0 && !p.now.Before(j.stuckAt(pol.GracePeriod)) {
+			stuck = append(stuck, j)
+		}
+	}
+	slices.SortFunc(stuck, func(a, b Job) int {
+		return cmp.Or(a.PendingSince.Compare(b.PendingSince), cmp.Compare(a.Key(), b.Key()))
+	})
+	// A member with a stuck Job takes no copies, even while it is not tainted yet (it will be
+	// by its own failover); nor does a copy that is stuck too go back to its source's member.
+	var failing []string
+	for _, j := range stuck {
+		failing = append(failing, j.Member)
+	}
+	for _, j := range stuck {
+		picks := p.place(1, append([]string{memberOf(j.FailoverOf)}, failing...)...)
+		if len(picks) == 0 {
+			continue
+		}
+		p.Failovers = append(p.Failovers, Failover{Source: j, Target: picks[0]})
+		p.Taints[j.Member] = p.Taints[j.Member].Fail(p.now, pol.SoftTaintDuration, pol.HardTaintDuration)
+	}
+}
+
+func (p *Plan) count(all []Job, pol Policy, d *deleter) {
+	for _, m := range p.members {
+		c := Counts{}
+		switch m.Access {
+		case Observed:
+			for _, j := range all {
+				if j.Member != m.Name || d.gone(j) {
+					continue
+				}
+				switch {
+				case j.Live():
+					c.Running++
+					if j.Pending {
+						c.Pending++
+						if !p.now.Before(j.stuckAt(pol.GracePeriod)) {
+							c.Stuck++
+						}
+					}
+				case j.Result == Succeeded:
+					c.Succeeded++
+				case j.Result == Failed:
+					c.Failed++
+				}
+			}
+		case Unreachable:
+			if p.now.Sub(m.UnreachableSince) < pol.GracePeriod {
+				c = m.LastKnown
+			}
+		}
+		p.Counts[m.Name] = c
+	}
+	// The copies about to be created count for the strategies (they will run), not in Counts
+	// (which says what runs now).
+	p.Running, p.Pending = int64(len(p.Failovers)), int64(len(p.Failovers))
+	for _, c := range p.Counts {
+		p.Running += int64(c.Running)
+		p.Pending += int64(c.Pending)
+	}
+}
+
+func requeueAfter(all []Job, copies map[string]int, taints map[string]Taint, pol Policy, now time.Time, d *deleter) time.Duration {
+	var next time.Duration
+	consider := func(at time.Time) {
+		if wait := at.Sub(now); wait > 0 && (next == 0 || wait < next) {
+			next = wait
+		}
+	}
+	for _, j := range all {
+		if j.Live() && j.Pending && !d.gone(j) && copies[j.Key()] == 0 {
+			consider(j.stuckAt(pol.GracePeriod))
+		}
+	}
+	for _, t := range taints {
+		consider(t.Until(now))
+	}
+	return next
+}
+
+// Place picks a member for each of n new Jobs by smooth weighted round-robin over the members
+// that are observed and not tainted after this evaluation, continuing the state after the
+// failover picks. It returns fewer than n names (none) when no member can take Jobs.
+func (p *Plan) Place(n int) []string { return p.place(n) }
+
+func (p *Plan) place(n int, exclude ...string) []string {
+	var ms []distribution.Member
+	for _, m := range p.members {
+		if m.Access == Observed && !slices.Contains(exclude, m.Name) && !p.Taints[m.Name].Tainted(p.now) {
+			ms = append(ms, distribution.Member{Name: m.Name, Weight: m.Weight})
+		}
+	}
+	if len(ms) == 0 || n <= 0 {
+		return nil
+	}
+	picks, state := distribution.Place(n, ms, p.RRState)
+	maps.Copy(p.RRState, state)
+	return picks
+}
