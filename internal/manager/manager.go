@@ -100,7 +100,8 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		return fmt.Errorf("distributedscaledobject controller: %w", err)
 	}
 	if err := (&distributedscaledjob.Reconciler{
-		Client: mgr.GetClient(), Registry: registry, Recorder: mgr.GetEventRecorder("fleetscale-controller"), Namespace: o.Namespace,
+		Client: mgr.GetClient(), Registry: registry, Recorder: mgr.GetEventRecorder("fleetscale-controller"),
+		Namespace: o.Namespace, Metrics: recorder,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("distributedscaledjob controller: %w", err)
 	}

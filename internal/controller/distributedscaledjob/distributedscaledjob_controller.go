@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -21,6 +22,7 @@ import (
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/jobs"
 	"github.com/fleetscale/fleetscale/internal/member"
+	"github.com/fleetscale/fleetscale/internal/metrics"
 )
 
 // Finalizer makes deletion wait until the DSJ's Jobs are deleted from the members.
@@ -31,6 +33,8 @@ type Reconciler struct {
 	client.Client
 	Registry *member.Registry
 	Recorder events.EventRecorder
+	// Metrics records Job counts and trigger values (nil: none).
+	Metrics *metrics.Recorder
 	// Namespace holds the MemberCluster registrations.
 	Namespace string
 	// Now returns the time; nil means time.Now.
@@ -52,6 +56,9 @@ type Reconciler struct {
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, retErr error) {
 	var dsj v1alpha1.DistributedScaledJob
 	if err := r.Get(ctx, req.NamespacedName, &dsj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.ForgetDSJ(req.Namespace, req.Name)
+		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !dsj.DeletionTimestamp.IsZero() {
@@ -77,6 +84,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	s.summarize()
 	mirrorErr := r.mirrorDesired(ctx, s)
 	r.emitEvents(s)
+	st := &s.dsj.Status
+	r.Metrics.ObserveDSJ(dsj.Namespace, dsj.Name, st.RunningJobs, st.PendingJobs, st.DesiredJobs)
+	for name, t := range st.TriggerMetricsStatus {
+		value, _ := strconv.ParseFloat(t.Value, 64)
+		r.Metrics.Trigger("dsj", dsj.Namespace, dsj.Name, name, value, t.Error != "")
+	}
 	return reconcile.Result{RequeueAfter: s.requeueAfter()}, errors.Join(applyErr, mirrorErr)
 }
 
