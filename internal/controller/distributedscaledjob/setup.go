@@ -14,9 +14,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
+	"github.com/fleetscale/fleetscale/internal/controller/triggerwatch"
 	"github.com/fleetscale/fleetscale/internal/jobs"
 	"github.com/fleetscale/fleetscale/internal/member"
-	"github.com/fleetscale/fleetscale/internal/controller/triggerwatch"
 )
 
 // SetupWithManager watches DSJs, the hub objects their triggers read (a ConfigMap change is

@@ -13,8 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
-	"github.com/fleetscale/fleetscale/internal/member"
 	"github.com/fleetscale/fleetscale/internal/controller/triggerwatch"
+	"github.com/fleetscale/fleetscale/internal/member"
 )
 
 // SetupWithManager watches DSOs, the hub objects their triggers read (so a ConfigMap change
