@@ -55,8 +55,9 @@ bench: k8s-bins ## Benchmarks (not part of make test)
 dev-up: k8s-bins build ## hub + 3 members in the background; writes .dev/
 	$(BIN)/fleetscale-dev up --dir .dev --crds config/crd/bases
 
-dev-down: ## stop everything started by dev-up and delete its data
-	@if [ -x $(BIN)/fleetscale-dev ]; then $(BIN)/fleetscale-dev down --dir .dev; else echo "nothing to stop"; fi
+dev-down: ## stop everything started by dev-up or demo (controller included) and delete its data
+	@if [ -x $(BIN)/fleetscale-demo ]; then $(BIN)/fleetscale-demo stop --dir .dev; \
+	elif [ -x $(BIN)/fleetscale-dev ]; then $(BIN)/fleetscale-dev down --dir .dev; else echo "nothing to stop"; fi
 
 demo: k8s-bins build ## The walkthrough on a local hub + 3 members, step by step (KEEP=1 leaves it running)
 	$(BIN)/fleetscale-demo --dir .dev$(if $(filter-out 0 false no,$(KEEP)), --keep)
