@@ -87,7 +87,7 @@ func (p *process) start() error {
 		// SIGKILL when the test binary dies, whatever the reason (timeout panic, SIGKILL).
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	}
-	if err := startCmd(cmd); err != nil {
+	if err := StartProcess(cmd); err != nil {
 		return fmt.Errorf("start %s: %w", p.name, err)
 	}
 	done := make(chan struct{})
@@ -277,7 +277,10 @@ type launchRequest struct {
 	err chan error
 }
 
-func startCmd(cmd *exec.Cmd) error {
+// StartProcess starts cmd; when it asks for a parent-death signal, from the one locked thread
+// above, so the signal means "this process died". Other tools that start helper processes
+// (the demo's controller) use it too.
+func StartProcess(cmd *exec.Cmd) error {
 	if cmd.SysProcAttr == nil || cmd.SysProcAttr.Pdeathsig == 0 {
 		return cmd.Start()
 	}

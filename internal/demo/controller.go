@@ -9,12 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/fleetscale/fleetscale/internal/clusterenv"
 )
 
 // Files the demo keeps in the environment directory next to fleetscale-dev's.
@@ -64,7 +64,7 @@ func startController(ctx context.Context, c Command, path []string, dir string, 
 	} else {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	}
-	if err := startLocked(cmd); err != nil {
+	if err := clusterenv.StartProcess(cmd); err != nil {
 		return nil, fmt.Errorf("start %s: %w", controllerBinary, err)
 	}
 	ctl := &Controller{Cmd: c, PID: cmd.Process.Pid, LogPath: logPath, pidPath: filepath.Join(dir, ControllerPIDFile),
@@ -242,34 +242,4 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
-}
-
-// Pdeathsig fires when the thread that forked the child exits, not the process
-// (golang/go#27505): fork from one goroutine locked to its thread for the life of the process.
-var launcher struct {
-	once sync.Once
-	reqs chan launchRequest
-}
-
-type launchRequest struct {
-	cmd *exec.Cmd
-	err chan error
-}
-
-func startLocked(cmd *exec.Cmd) error {
-	if cmd.SysProcAttr == nil || cmd.SysProcAttr.Pdeathsig == 0 {
-		return cmd.Start()
-	}
-	launcher.once.Do(func() {
-		launcher.reqs = make(chan launchRequest)
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread lives as long as the process
-			for r := range launcher.reqs {
-				r.err <- r.cmd.Start()
-			}
-		}()
-	})
-	r := launchRequest{cmd: cmd, err: make(chan error, 1)}
-	launcher.reqs <- r
-	return <-r.err
 }

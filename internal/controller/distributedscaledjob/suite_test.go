@@ -2,10 +2,7 @@ package distributedscaledjob_test
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,10 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/clusterenv"
@@ -46,59 +41,6 @@ const (
 	// longJobs makes kwok run a pod for 300s instead of jobPodDuration.
 	longJobsAnnotation = "pod-complete.stage.kwok.x-k8s.io/delay"
 )
-
-// namespace creates one namespace with the same name in the hub and every member.
-func namespace(t *testing.T, f *fleettest.Fleet) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "dsj-"}}
-	if err := f.Hub.Create(context.Background(), ns); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range f.Members {
-		if err := m.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns.Name}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return ns.Name
-}
-
-// apply server-side-applies a YAML document (one or several) into ns of c.
-func apply(t *testing.T, c client.Client, ns, manifest string) {
-	t.Helper()
-	for _, doc := range strings.Split(manifest, "\n---\n") {
-		var obj map[string]any
-		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
-			t.Fatal(err)
-		}
-		if obj == nil {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: obj}
-		u.SetNamespace(ns)
-		if err := c.Patch(context.Background(), u, client.Apply, client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
-			t.Fatalf("apply %s %s: %v", u.GetKind(), u.GetName(), err)
-		}
-	}
-}
-
-// walkthrough reads a manifest of the seed walkthrough, verbatim.
-func walkthrough(t *testing.T, name string) string {
-	t.Helper()
-	root, err := clusterenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(filepath.Join(root, "api", "v1alpha1", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
-}
-
-func setMetric(t *testing.T, f *fleettest.Fleet, ns, value string) {
-	t.Helper()
-	apply(t, f.Hub, ns, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mock-metric\ndata:\n  metric-value: %q\n", value))
-}
 
 func getDSJ(g Gomega, f *fleettest.Fleet, ns, name string) *v1alpha1.DistributedScaledJob {
 	var dsj v1alpha1.DistributedScaledJob
@@ -184,3 +126,11 @@ func condition(dsj *v1alpha1.DistributedScaledJob, t string) metav1.Condition {
 	}
 	return metav1.Condition{}
 }
+
+func namespace(t testing.TB, f *fleettest.Fleet) string { return f.Namespace(t, "dsj-") }
+
+func apply(t testing.TB, c client.Client, ns, manifest string) { fleettest.Apply(t, c, ns, manifest) }
+
+func walkthrough(t testing.TB, name string) string { return fleettest.Walkthrough(t, name) }
+
+func setMetric(t testing.TB, f *fleettest.Fleet, ns, value string) { f.SetMetric(t, ns, value) }

@@ -2,9 +2,7 @@ package distributedscaledobject_test
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,10 +13,8 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/clusterenv"
@@ -35,21 +31,6 @@ const (
 	timeout = 90 * time.Second
 	poll    = 200 * time.Millisecond
 )
-
-// namespace creates one namespace with the same name in the hub and every member.
-func namespace(t testing.TB, f *fleettest.Fleet) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "dso-"}}
-	if err := f.Hub.Create(context.Background(), ns); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range f.Members {
-		if err := m.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns.Name}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return ns.Name
-}
 
 func createNginx(t testing.TB, c client.Client, ns string, replicas int32) {
 	t.Helper()
@@ -92,51 +73,6 @@ func sum(xs []int32) int32 {
 		}
 	}
 	return s
-}
-
-// apply server-side-applies a YAML document (one or several) into ns of c.
-func apply(t testing.TB, c client.Client, ns, manifest string) {
-	t.Helper()
-	for _, obj := range decode(t, manifest) {
-		obj.SetNamespace(ns)
-		if err := c.Patch(context.Background(), obj, client.Apply, client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
-			t.Fatalf("apply %s %s: %v", obj.GetKind(), obj.GetName(), err)
-		}
-	}
-}
-
-func decode(t testing.TB, manifest string) []*unstructured.Unstructured {
-	t.Helper()
-	var out []*unstructured.Unstructured
-	for _, doc := range strings.Split(manifest, "\n---\n") {
-		var obj map[string]any
-		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
-			t.Fatal(err)
-		}
-		if obj != nil {
-			out = append(out, &unstructured.Unstructured{Object: obj})
-		}
-	}
-	return out
-}
-
-// walkthrough reads a manifest of the seed walkthrough, verbatim.
-func walkthrough(t *testing.T, name string) string {
-	t.Helper()
-	root, err := clusterenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(filepath.Join(root, "api", "v1alpha1", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
-}
-
-func setMetric(t testing.TB, f *fleettest.Fleet, ns, value string) {
-	t.Helper()
-	apply(t, f.Hub, ns, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mock-metric\ndata:\n  metric-value: %q\n", value))
 }
 
 func getDSO(g Gomega, f *fleettest.Fleet, ns, name string) *v1alpha1.DistributedScaledObject {
@@ -194,3 +130,11 @@ func deleteNginx(t *testing.T, c client.Client, ns string) {
 		t.Fatal(err)
 	}
 }
+
+func namespace(t testing.TB, f *fleettest.Fleet) string { return f.Namespace(t, "dso-") }
+
+func apply(t testing.TB, c client.Client, ns, manifest string) { fleettest.Apply(t, c, ns, manifest) }
+
+func walkthrough(t testing.TB, name string) string { return fleettest.Walkthrough(t, name) }
+
+func setMetric(t testing.TB, f *fleettest.Fleet, ns, value string) { f.SetMetric(t, ns, value) }
