@@ -2,19 +2,17 @@ package plugin
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	fleetv1 "github.com/fleetscale/fleetscale/api/v1alpha1"
 )
@@ -128,27 +126,17 @@ func PrintMembers(w io.Writer, list *fleetv1.MemberClusterList, format string, n
 			out.Items[i].APIVersion, out.Items[i].Kind = fleetv1.GroupVersion.String(), "MemberCluster"
 			out.Items[i].ManagedFields = nil // kubectl hides them by default too
 		}
+		var p printers.ResourcePrinter = &printers.YAMLPrinter{}
 		if format == OutputJSON {
-			data, err := json.MarshalIndent(out, "", "    ")
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(w, "%s\n", data)
-			return err
+			p = &printers.JSONPrinter{}
 		}
-		data, err := yaml.Marshal(out)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(data)
-		return err
+		return p.PrintObj(out, w)
 	}
 	if len(list.Items) == 0 {
 		return nil
 	}
 	wide := format == OutputWide
-	// kubectl's table writer settings: minwidth 6, tabwidth 4, padding 3.
-	tw := tabwriter.NewWriter(w, 6, 4, 3, ' ', 0)
+	tw := printers.GetNewTabWriter(w) // kubectl's table layout
 	header := []string{"NAME", "STATE", "API URL", "VERSION", "LAST PROBE", "AGE"}
 	if wide {
 		header = append(header, "REASON", "MESSAGE", "LATENCY")
