@@ -417,7 +417,7 @@ func (r *Runner) PrintHandoff() {
 		"",
 		"Stop everything (controller and clusters):",
 		"  fleetscale-demo stop --dir " + l.Dir,
-		"or stop the controller (its PID is in " + filepath.Join(l.Dir, ControllerPIDFile) + ") and run make dev-down.",
+		"or, from the repository, make dev-down (it stops the controller too).",
 	}
 	for _, line := range lines {
 		r.p.say(line)
