@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/fleetscale/fleetscale/internal/clusterenv"
+	"github.com/fleetscale/fleetscale/internal/fleettest"
 	"github.com/fleetscale/fleetscale/internal/manager"
 	"github.com/fleetscale/fleetscale/internal/plugin"
 )
@@ -273,7 +274,7 @@ func runControllerAsChart(ctx context.Context, t *testing.T, env *clusterenv.Env
 	})
 
 	// The walkthrough's first step: metric 20, target 5 → 4 replicas.
-	objs, err := decode([]byte(walkthroughDSO))
+	objs, err := decode([]byte(fleettest.Walkthrough(t, "walkthrough-step5.yaml")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,34 +309,6 @@ var (
 func keda(resource string) schema.GroupVersionResource {
 	return schema.GroupVersionResource{Group: "keda.kedify.io", Version: "v1alpha1", Resource: resource}
 }
-
-const walkthroughDSO = `
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: mock-metric
-data:
-  metric-value: "20"
----
-apiVersion: keda.kedify.io/v1alpha1
-kind: DistributedScaledObject
-metadata:
-  name: nginx
-spec:
-  scaledObjectSpec:
-    scaleTargetRef:
-      kind: Deployment
-      name: nginx
-    minReplicaCount: 1
-    maxReplicaCount: 10
-    triggers:
-    - type: kubernetes-resource
-      metadata:
-        resourceKind: ConfigMap
-        resourceName: mock-metric
-        key: metric-value
-        targetValue: "5"
-`
 
 // forbidden records the requests an apiserver answered 403 Forbidden.
 type forbidden struct {
