@@ -24,6 +24,7 @@ import (
 	"github.com/fleetscale/fleetscale/internal/controller/membercluster"
 	"github.com/fleetscale/fleetscale/internal/member"
 	"github.com/fleetscale/fleetscale/internal/metrics"
+	"github.com/fleetscale/fleetscale/internal/scalers"
 )
 
 // Options are the controller's flags.
@@ -36,6 +37,7 @@ type Options struct {
 	MemberProbeTimeout     time.Duration
 	MemberCallTimeout      time.Duration
 	HPASyncPeriod          time.Duration
+	ExternalScalerAddress  string
 }
 
 // BindFlags registers the options on fs with their defaults.
@@ -47,6 +49,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.MemberProbeInterval, "member-probe-interval", 5*time.Second, "How often each member cluster is probed")
 	fs.DurationVar(&o.MemberProbeTimeout, "member-probe-timeout", 3*time.Second, "Bound on one member probe")
 	fs.DurationVar(&o.MemberCallTimeout, "member-call-timeout", 5*time.Second, "Bound on any other call into a member")
+	fs.StringVar(&o.ExternalScalerAddress, "external-scaler-address", "", "host:port of a server speaking KEDA's external-scaler gRPC protocol (fleetscale-keda-scalers) that evaluates trigger types the hub does not implement; empty: such triggers are reported as unsupported")
 	fs.DurationVar(&o.HPASyncPeriod, "hpa-sync-period", 15*time.Second, "Re-evaluation period while a rate limit holds the total back (the HPA's sync period)")
 }
 
@@ -80,6 +83,8 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		return fmt.Errorf("new manager: %w", err)
 	}
 	recorder := metrics.New(crmetrics.Registry)
+	triggers := scalers.Options{ExternalScalerAddress: o.ExternalScalerAddress, Connections: scalers.NewConnections()}
+	defer func() { _ = triggers.Connections.Close() }()
 	registry := member.NewRegistry(mgr.GetClient(), member.Options{
 		Metrics:       recorder,
 		ProbeInterval: o.MemberProbeInterval,
@@ -95,13 +100,13 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	if err := (&distributedscaledobject.Reconciler{
 		Client: mgr.GetClient(), Registry: registry, Recorder: mgr.GetEventRecorder("fleetscale-controller"),
-		Namespace: o.Namespace, SyncPeriod: o.HPASyncPeriod, Metrics: recorder,
+		Namespace: o.Namespace, SyncPeriod: o.HPASyncPeriod, Metrics: recorder, Scalers: triggers,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("distributedscaledobject controller: %w", err)
 	}
 	if err := (&distributedscaledjob.Reconciler{
 		Client: mgr.GetClient(), Registry: registry, Recorder: mgr.GetEventRecorder("fleetscale-controller"),
-		Namespace: o.Namespace, Metrics: recorder,
+		Namespace: o.Namespace, Metrics: recorder, Scalers: triggers,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("distributedscaledjob controller: %w", err)
 	}

@@ -28,5 +28,5 @@ func ExampleNew() {
 	fmt.Println(err)
 	// Output:
 	// s0-cron-Etc-UTC-00xxThu-5923xxThu 10 true
-	// unsupported trigger type "rabbitmq" (built-in types: cron, kubernetes-resource)
+	// unsupported trigger type "rabbitmq" (built-in types: cron, external, kubernetes-resource)
 }

@@ -82,6 +82,21 @@ type Config struct {
 	AsMetricSource bool
 	// Now returns the current time (time-based triggers); nil means time.Now.
 	Now func() time.Time
+	// ObjectName is the DSO's or DSJ's name (external scalers receive it, as KEDA sends the
+	// ScaledObject's name).
+	ObjectName string
+	Options
+}
+
+// Options are what every trigger of one controller shares.
+type Options struct {
+	// ExternalScalerAddress, when set, is where trigger types without a built-in scaler go:
+	// an adapter speaking KEDA's external-scaler protocol (fleetscale-keda-scalers), told the
+	// type in metadata TriggerTypeMetadataKey.
+	ExternalScalerAddress string
+	// Connections caches gRPC connections to external scalers across evaluations; nil dials
+	// per scaler and closes on Close.
+	Connections *Connections
 }
 
 // Kinds of hub object a trigger may read.
@@ -114,6 +129,7 @@ type builtin struct {
 var builtins = map[string]builtin{
 	kubernetesResourceType: {build: newKubernetesResourceScaler, reference: kubernetesResourceReference},
 	cronType:               {build: newCronScaler},
+	externalType:           {build: newExternalScaler},
 }
 
 // Supported returns the trigger types New implements, sorted.
@@ -125,6 +141,9 @@ func Supported() []string {
 // wrapping ErrUnsupportedTrigger; wrong metadata gives an error wrapping ErrInvalidMetadata.
 func New(ctx context.Context, cfg Config) (Scaler, error) {
 	b, ok := builtins[cfg.Trigger.Type]
+	if !ok && cfg.ExternalScalerAddress != "" {
+		return newAdapterScaler(ctx, cfg)
+	}
 	if !ok {
 		return nil, fmt.Errorf("%w %q (built-in types: %s)", ErrUnsupportedTrigger, cfg.Trigger.Type, strings.Join(Supported(), ", "))
 	}

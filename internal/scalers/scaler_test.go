@@ -12,7 +12,7 @@ import (
 )
 
 func TestSupported(t *testing.T) {
-	if diff := cmp.Diff([]string{"cron", "kubernetes-resource"}, Supported()); diff != "" {
+	if diff := cmp.Diff([]string{"cron", "external", "kubernetes-resource"}, Supported()); diff != "" {
 		t.Errorf("Supported (-want +got):\n%s", diff)
 	}
 }
@@ -23,7 +23,7 @@ func TestNewUnsupportedTrigger(t *testing.T) {
 		if !errors.Is(err, ErrUnsupportedTrigger) {
 			t.Fatalf("type %q: error %v does not wrap ErrUnsupportedTrigger", typ, err)
 		}
-		want := `unsupported trigger type "` + typ + `" (built-in types: cron, kubernetes-resource)`
+		want := `unsupported trigger type "` + typ + `" (built-in types: cron, external, kubernetes-resource)`
 		if err.Error() != want {
 			t.Errorf("type %q: error\n got %q\nwant %q", typ, err, want)
 		}

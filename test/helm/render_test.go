@@ -174,15 +174,6 @@ func controllerFlags(t testing.TB, args []string) manager.Options {
 	fs.String("kubeconfig", "", "")
 	o.BindFlags(fs)
 	(&zap.Options{}).BindFlags(fs)
-	if fs.Lookup(externalScalerFlag) == nil {
-		args = slices.DeleteFunc(slices.Clone(args), func(a string) bool {
-			if strings.HasPrefix(a, "--"+externalScalerFlag+"=") {
-				t.Logf("the controller has no --%s flag yet (upcoming); not checked: %s", externalScalerFlag, a)
-				return true
-			}
-			return false
-		})
-	}
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("the controller rejects the chart's arguments %q: %v", args, err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/fleetscale/fleetscale/internal/jobs"
 	"github.com/fleetscale/fleetscale/internal/member"
 	"github.com/fleetscale/fleetscale/internal/metrics"
+	"github.com/fleetscale/fleetscale/internal/scalers"
 )
 
 // Finalizer makes deletion wait until the DSJ's Jobs are deleted from the members.
@@ -35,6 +36,8 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	// Metrics records Job counts and trigger values (nil: none).
 	Metrics *metrics.Recorder
+	// Scalers are the options every trigger shares (external scaler adapter, connections).
+	Scalers scalers.Options
 	// Namespace holds the MemberCluster registrations.
 	Namespace string
 	// Now returns the time; nil means time.Now.

@@ -63,7 +63,8 @@ func (r *Reconciler) readTriggers(ctx context.Context, s *scope) {
 	s.triggerStatus = map[string]v1alpha1.TriggerMetricStatus{}
 	var problems []string
 	for i, t := range s.dsj.Spec.ScaledJobSpec.Triggers {
-		sc, err := scalers.New(ctx, scalers.Config{Trigger: t, TriggerIndex: i, Namespace: s.dsj.Namespace, HubReader: r.Client, Now: r.Now})
+		sc, err := scalers.New(ctx, scalers.Config{Trigger: t, TriggerIndex: i, Namespace: s.dsj.Namespace, HubReader: r.Client, Now: r.Now,
+			ObjectName: s.dsj.Name, Options: r.Scalers})
 		if err != nil {
 			if errors.Is(err, scalers.ErrUnsupportedTrigger) || errors.Is(err, scalers.ErrInvalidMetadata) {
 				s.specError = fmt.Sprintf("trigger %d (%s): %v", i, t.Type, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/member"
 	"github.com/fleetscale/fleetscale/internal/metrics"
+	"github.com/fleetscale/fleetscale/internal/scalers"
 )
 
 // Finalizer restores member workloads on deletion when advanced.restoreToOriginalReplicaCount asks.
@@ -31,6 +32,8 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	// Metrics records totals, shares and trigger values (nil: none).
 	Metrics *metrics.Recorder
+	// Scalers are the options every trigger shares (external scaler adapter, connections).
+	Scalers scalers.Options
 	// Namespace holds the MemberCluster registrations.
 	Namespace string
 	// SyncPeriod spaces re-evaluations while a rate limit holds the total back, and

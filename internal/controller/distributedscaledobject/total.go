@@ -105,7 +105,7 @@ func (r *Reconciler) readTriggers(ctx context.Context, s *scope) []autoscaling.T
 	var problems []string
 	for i, t := range spec.Triggers {
 		sc, err := scalers.New(ctx, scalers.Config{Trigger: t, TriggerIndex: i, Namespace: s.dso.Namespace,
-			HubReader: r.Client, AsMetricSource: asSource})
+			HubReader: r.Client, AsMetricSource: asSource, ObjectName: s.dso.Name, Options: r.Scalers})
 		if err != nil {
 			if errors.Is(err, scalers.ErrUnsupportedTrigger) || errors.Is(err, scalers.ErrInvalidMetadata) {
 				s.specError = fmt.Sprintf("trigger %d (%s): %v", i, t.Type, err)
