@@ -78,6 +78,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        "fleetscale-controller.keda.kedify.io",
 		LeaderElectionNamespace: o.Namespace,
+		// A replica that stops (rolling update) hands the lease over at once instead of
+		// leaving the fleet unscaled for the lease duration. Safe: Run returns right after.
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
 		return fmt.Errorf("new manager: %w", err)
