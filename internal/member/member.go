@@ -120,12 +120,6 @@ func (m *Member) close() {
 // Name is the member's registered name.
 func (m *Member) Name() string { return m.name }
 
-// Host is the member's API server URL.
-func (m *Member) Host() string { return m.cfg.Host }
-
-// Timeout bounds each call into this member.
-func (m *Member) Timeout() time.Duration { return m.opts.CallTimeout }
-
 // Health returns what the last probe saw.
 func (m *Member) Health() Health {
 	m.mu.RLock()
@@ -135,9 +129,6 @@ func (m *Member) Health() Health {
 
 // Client reads through the member's cache (for kinds passed to WatchKind) and writes directly.
 func (m *Member) Client() client.Client { return m.cluster.GetClient() }
-
-// APIReader reads directly from the member's API server.
-func (m *Member) APIReader() client.Reader { return m.cluster.GetAPIReader() }
 
 // CallContext bounds a call into this member by its timeout.
 func (m *Member) CallContext(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -49,7 +49,7 @@ func (r *Reconciler) emitEvents(s *scope) {
 				"Member %s healthy again; its share returns", mv.name)
 		}
 	}
-	if s.dso.Status.LastRebalanceTime != nil && (s.prev.LastRebalanceTime == nil || !s.prev.LastRebalanceTime.Equal(s.dso.Status.LastRebalanceTime)) {
+	if s.rebalanced() {
 		r.Recorder.Eventf(dso, nil, corev1.EventTypeNormal, EventRebalanced, "Rebalance", "Shares moved: %s", shares(s))
 	}
 	for key, t := range s.dso.Status.Triggers {
@@ -82,7 +82,13 @@ func (r *Reconciler) recordMetrics(s *scope) {
 	for _, t := range s.decision.Triggers {
 		r.Metrics.Trigger("dso", dso.Namespace, dso.Name, t.Name, t.Value, t.Error != "")
 	}
-	if dso.Status.LastRebalanceTime != nil && (s.prev.LastRebalanceTime == nil || !s.prev.LastRebalanceTime.Equal(dso.Status.LastRebalanceTime)) {
+	if s.rebalanced() {
 		r.Metrics.Rebalanced(dso.Namespace, dso.Name)
 	}
+}
+
+// rebalanced: this evaluation took a rebalancing step (shares moved between members).
+func (s *scope) rebalanced() bool {
+	now, before := s.dso.Status.LastRebalanceTime, s.prev.LastRebalanceTime
+	return now != nil && (before == nil || !before.Equal(now))
 }
