@@ -98,7 +98,8 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if err := mgr.Add(registry); err != nil {
 		return fmt.Errorf("add registry: %w", err)
 	}
-	if err := (&membercluster.Reconciler{Client: mgr.GetClient(), Registry: registry, Namespace: o.Namespace}).SetupWithManager(mgr); err != nil {
+	if err := (&membercluster.Reconciler{Client: mgr.GetClient(), Registry: registry, Namespace: o.Namespace,
+		Recorder: mgr.GetEventRecorder("fleetscale-controller")}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("membercluster controller: %w", err)
 	}
 	if err := (&distributedscaledobject.Reconciler{

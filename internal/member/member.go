@@ -40,10 +40,12 @@ type Health struct {
 }
 
 type memberConfig struct {
-	name             string
-	hubNamespace     string
-	kubeconfig       []byte
-	kubeconfigHash   string
+	name           string
+	hubNamespace   string
+	kubeconfig     []byte
+	kubeconfigHash string
+	// spec is the MemberCluster spec the member was built from.
+	spec             v1alpha1.MemberClusterSpec
 	secretRef        v1alpha1.SecretKeyRef
 	targetNamespaces []string
 	opts             Options
@@ -68,7 +70,7 @@ type Member struct {
 }
 
 func newMember(parent context.Context, mc memberConfig) (*Member, error) {
-	cfg, err := restConfigFromKubeconfig(mc.kubeconfig)
+	cfg, err := restConfigFromKubeconfig(mc.kubeconfig, mc.spec.APIURL)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -113,14 +114,17 @@ func (r *Registry) Start(ctx context.Context) error {
 func (r *Registry) NeedLeaderElection() bool { return true }
 
 // Register adds or updates a member from its MemberCluster and kubeconfig. The same
-// kubeconfig again is a no-op; a changed one replaces the member's clients.
+// kubeconfig and spec again is a no-op; a changed kubeconfig or spec (API URL, target
+// namespaces, Secret reference) replaces the member's clients, so it takes effect without a
+// restart. A kubeconfig outside the allowed fields is refused (ErrInvalidKubeconfig, see
+// CheckRegistration) before anything in it is used.
 func (r *Registry) Register(mc *v1alpha1.MemberCluster, kubeconfig []byte) error {
 	sum := sha256.Sum256(kubeconfig)
 	hash := hex.EncodeToString(sum[:])
 	r.mu.RLock()
 	old, ok := r.members[mc.Name]
 	r.mu.RUnlock()
-	if ok && old.kubeconfigHash == hash {
+	if ok && old.kubeconfigHash == hash && equality.Semantic.DeepEqual(old.spec, mc.Spec) {
 		return nil
 	}
 	m, err := newMember(r.baseCtx, memberConfig{
@@ -128,6 +132,7 @@ func (r *Registry) Register(mc *v1alpha1.MemberCluster, kubeconfig []byte) error
 		hubNamespace:     mc.Namespace,
 		kubeconfig:       kubeconfig,
 		kubeconfigHash:   hash,
+		spec:             *mc.Spec.DeepCopy(),
 		secretRef:        mc.Spec.KubeconfigSecretRef,
 		targetNamespaces: mc.Spec.TargetNamespaces,
 		opts:             r.opts,

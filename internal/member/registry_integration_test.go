@@ -3,6 +3,7 @@ package member_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,7 +111,8 @@ func TestDeletedServiceAccountGivesUnauthorized(t *testing.T) {
 	f := shared.Fleet(t)
 	g := NewWithT(t)
 	name := fleettest.MemberName(1)
-	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: plugin.DefaultNamespace, Name: plugin.ServiceAccountName}}
+	saNS, saName, _ := strings.Cut(memberCluster(g, f, name).Spec.ServiceAccount, "/")
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: saNS, Name: saName}}
 	g.Expect(f.Member(1).Delete(context.Background(), sa)).To(Succeed())
 	g.Eventually(func(g Gomega) {
 		mc := memberCluster(g, f, name)

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,11 +24,22 @@ import (
 // secretRefIndex indexes MemberClusters by the Secret they read.
 const secretRefIndex = "spec.kubeconfigSecretRef.name"
 
+// Event reasons.
+const (
+	// EventInvalidCredentials: the kubeconfig Secret was refused (the message names the field).
+	EventInvalidCredentials = v1alpha1.MemberReasonInvalid
+	// EventInsecureTransport: the registration works but the hub does not verify the member's
+	// certificate, or talks plain http.
+	EventInsecureTransport = "InsecureTransport"
+)
+
 // Reconciler keeps the registry in step with MemberCluster objects and their Secrets.
 // Health status is written by the registry's probes, not here.
 type Reconciler struct {
 	client.Client
 	Registry *member.Registry
+	// Recorder emits Events on the MemberCluster (nil: none).
+	Recorder events.EventRecorder
 	// Namespace is where registrations live; objects elsewhere are ignored.
 	Namespace string
 }
@@ -35,6 +47,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=keda.kedify.io,resources=memberclusters,verbs=get;list;watch
 // +kubebuilder:rbac:groups=keda.kedify.io,resources=memberclusters/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile registers, re-registers or unregisters one member.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -55,6 +68,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	if problem == "" {
+		// Checked before Register so that nothing of a refused kubeconfig is ever used.
+		warnings, err := member.CheckRegistration(mc.Spec.APIURL, kubeconfig)
+		if err != nil {
+			problem = fmt.Sprintf("Secret %s/%s: %v", mc.Namespace, mc.Spec.KubeconfigSecretRef.Name, err)
+		}
+		for _, w := range warnings {
+			r.event(&mc, corev1.EventTypeWarning, EventInsecureTransport, w)
+		}
+	}
+	if problem == "" {
 		if err := r.Registry.Register(&mc, kubeconfig); err != nil {
 			problem = err.Error()
 		}
@@ -63,9 +86,27 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// A registration that cannot work is a status, not a retry loop: the Secret watch
 		// brings us back when it is fixed.
 		r.Registry.Unregister(mc.Name)
+		if readyMessage(&mc) != problem {
+			r.event(&mc, corev1.EventTypeWarning, EventInvalidCredentials, problem)
+		}
 		return ctrl.Result{}, r.setInvalid(ctx, &mc, problem)
 	}
 	return ctrl.Result{}, nil
+}
+
+func (r *Reconciler) event(mc *v1alpha1.MemberCluster, eventType, reason, note string) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(mc, nil, eventType, reason, "Register", "%s", note)
+	}
+}
+
+func readyMessage(mc *v1alpha1.MemberCluster) string {
+	for _, c := range mc.Status.Conditions {
+		if c.Type == v1alpha1.ConditionReady {
+			return c.Message
+		}
+	}
+	return ""
 }
 
 func (r *Reconciler) readKubeconfig(ctx context.Context, mc *v1alpha1.MemberCluster) ([]byte, string, error) {
