@@ -1,13 +1,29 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	fleetv1 "github.com/fleetscale/fleetscale/api/v1alpha1"
+	"github.com/fleetscale/fleetscale/internal/clusterenv"
+	"github.com/fleetscale/fleetscale/internal/plugin"
 )
+
+// registrationOf is what setup-member names the member-side objects of member in hub
+// namespace keda.
+func registrationOf(t *testing.T, env *clusterenv.Env, member string) plugin.Registration {
+	t.Helper()
+	sys, err := env.Hub.Clientset().CoreV1().Namespaces().Get(context.Background(), metav1.NamespaceSystem, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plugin.RegistrationFor(string(sys.UID), plugin.DefaultNamespace, member)
+}
 
 // The walkthrough's step 4 and the delete of step 7, through the command line.
 func TestMemberCommands(t *testing.T) {
@@ -21,10 +37,11 @@ func TestMemberCommands(t *testing.T) {
 	if r.code != 0 || r.errOut != "" {
 		t.Fatalf("setup-member: %+v", r)
 	}
+	sa := registrationOf(t, env, name).ServiceAccount
 	for _, w := range []string{
-		"member: namespace keda created", "member: serviceaccount keda/fleetscale created",
-		"member: clusterrole fleetscale-member created", "member: clusterrolebinding fleetscale-member created",
-		"member: role keda/fleetscale-member-token created", "member: token for serviceaccount keda/fleetscale issued",
+		"member: namespace keda created", "member: serviceaccount keda/" + sa + " created",
+		"member: clusterrole " + sa + " created", "member: clusterrolebinding " + sa + " created",
+		"member: role keda/" + sa + "-token created", "member: token for serviceaccount keda/" + sa + " issued",
 		"hub: namespace keda created", "hub: secret keda/fleetscale-member-k3d-member-1 created",
 		"hub: membercluster keda/k3d-member-1 created", "Member k3d-member-1 registered in namespace keda",
 	} {
@@ -71,7 +88,7 @@ func TestMemberCommands(t *testing.T) {
 
 	// Not a terminal: like kubectl delete, no question.
 	r = kfs(t, "", false, "mc", "delete-member", name, "--member-kubeconfig", member)
-	if r.code != 0 || !strings.Contains(r.out, "member: serviceaccount keda/fleetscale deleted") ||
+	if r.code != 0 || !strings.Contains(r.out, "member: serviceaccount keda/"+sa+" deleted") ||
 		!strings.HasSuffix(r.out, "Member k3d-member-1 deleted.\n") {
 		t.Fatalf("delete-member: %+v", r)
 	}

@@ -32,22 +32,27 @@ func prompt(s streams) io.Reader {
 func newSetupMemberCommand(hub *hubOptions, s streams) *cobra.Command {
 	var (
 		memberKubeconfig, memberContext, apiURL string
-		targets                                 []string
+		targets, scaleGroups                    []string
 		ttl                                     time.Duration
-		yes                                     bool
+		yes, allowInsecure                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "setup-member NAME --member-kubeconfig FILE [--member-api-url URL]",
 		Short: "Register a member cluster with the hub",
 		Long: `setup-member gives the hub least-privilege access to a member cluster and registers it.
 
-In the member it creates the namespace (-n), a ServiceAccount "fleetscale" there, a bound token
-for it (TokenRequest, --token-ttl), and RBAC that allows only: get/list/watch/update/patch on
-*/scale; get/list/watch on deployments, statefulsets, replicasets and pods; create/get/list/
-watch/delete on jobs; create on events; and, in its own namespace, create on
-serviceaccounts/token for itself so the hub can renew the token. The grant is cluster-wide
-(ClusterRole fleetscale-member) unless --target-namespaces names the namespaces (Roles there;
-they must exist).
+In the member it creates the namespace (-n), a ServiceAccount of this registration there
+(fleetscale-NAME-HASH, the hash naming the hub, its namespace and NAME, so registrations by
+other hubs or under other names never share it), a bound token for it (TokenRequest,
+--token-ttl), and RBAC that allows only what the hub uses: get/update/patch on */scale (any
+API group, or those of --scale-api-groups); get/list/watch on deployments, statefulsets,
+replicasets and pods; create/get/list/watch/delete on jobs; and, in its own namespace, create
+on serviceaccounts/token for its own ServiceAccount so the hub can renew the token. No events,
+no Secrets. The grant is cluster-wide (a ClusterRole of the same name) unless
+--target-namespaces names the namespaces (Roles there; they must exist).
+
+The member API URL must be https: a plain-http URL, or a member kubeconfig that skips TLS
+verification, would expose the token and needs --allow-insecure.
 
 In the hub it creates the namespace, a Secret fleetscale-member-NAME holding a kubeconfig for
 that token, and a MemberCluster NAME pointing at it.
@@ -81,6 +86,8 @@ confirmation (-y answers it; without a terminal, -y is required).`,
 				Member:           memberCfg,
 				MemberAPIURL:     apiURL,
 				TargetNamespaces: targets,
+				ScaleAPIGroups:   scaleGroups,
+				AllowInsecure:    allowInsecure,
 				TokenTTL:         ttl,
 				Yes:              yes,
 				In:               prompt(s),
@@ -94,6 +101,8 @@ confirmation (-y answers it; without a terminal, -y is required).`,
 	f.StringVar(&memberContext, "member-context", "", "context of the member kubeconfig (default: its current context)")
 	f.StringVar(&apiURL, "member-api-url", "", "the member's API server URL as the hub reaches it (default: the member kubeconfig's server)")
 	f.StringSliceVar(&targets, "target-namespaces", nil, "limit the hub's access to these member namespaces (comma-separated; default: cluster-wide)")
+	f.StringSliceVar(&scaleGroups, "scale-api-groups", nil, "limit the */scale grant to these API groups, e.g. apps,argoproj.io (\"core\" for the core group; default: any group, so CRD targets with a scale subresource work)")
+	f.BoolVar(&allowInsecure, "allow-insecure", false, "accept a plain-http --member-api-url or a member kubeconfig with insecure-skip-tls-verify (the token is then exposed)")
 	f.DurationVar(&ttl, "token-ttl", plugin.DefaultTokenTTL, "lifetime of the member token (at least 10m); the hub renews it before it expires")
 	f.BoolVarP(&yes, "yes", "y", false, "replace a registration with another API URL without asking")
 	_ = cmd.MarkFlagFilename("member-kubeconfig")
@@ -149,10 +158,11 @@ func newDeleteMemberCommand(hub *hubOptions, s streams) *cobra.Command {
 		Short: "Remove a member cluster's registration",
 		Long: `delete-member removes the member's MemberCluster and kubeconfig Secret from the hub.
 
-With --member-kubeconfig it also removes what setup-member created in the member: the
-ServiceAccount (which revokes its token at once), the ClusterRole/ClusterRoleBinding or Roles/
-RoleBindings, and the namespace if setup-member created it and nothing else is in it (else the
-namespace stays, and the command says so). Without it, the member keeps the ServiceAccount and
+With --member-kubeconfig it also removes what setup-member created in the member for this
+registration, and nothing of another hub's or another name's registration: the ServiceAccount
+(which revokes its token at once), the ClusterRole/ClusterRoleBinding or Roles/RoleBindings,
+and the namespace if setup-member created it and nothing else is in it (else the namespace
+stays, and the command says so). Without it, the member keeps the ServiceAccount and
 the token stays valid until it expires.
 
 On a terminal it asks for confirmation unless -y; like kubectl delete, it asks nothing when

@@ -109,12 +109,16 @@ func DeleteMember(ctx context.Context, o DeleteOptions) (*DeleteResult, error) {
 		}
 	}
 
-	// The member namespace is the one recorded at setup, which is the hub namespace unless
-	// the MemberCluster was written by hand.
-	saNS := o.Namespace
+	// The ServiceAccount is the one recorded at setup; its namespace is the hub namespace
+	// unless the MemberCluster was written by hand.
+	hubID, err := hubIdentity(ctx, hub, hc)
+	if err != nil {
+		return nil, err
+	}
+	reg := RegistrationFor(hubID, o.Namespace, o.Name)
 	if mcObj != nil {
-		if ns, _, ok := strings.Cut(mcObj.Spec.ServiceAccount, "/"); ok && ns != "" {
-			saNS = ns
+		if ns, name, ok := strings.Cut(mcObj.Spec.ServiceAccount, "/"); ok && ns != "" && name != "" {
+			reg.Namespace, reg.ServiceAccount = ns, name
 		}
 	}
 	rec := &recorder{out: o.Out}
@@ -126,7 +130,7 @@ func DeleteMember(ctx context.Context, o DeleteOptions) (*DeleteResult, error) {
 				stored = &st
 			}
 		}
-		left, err := deleteMemberSide(ctx, o.Member, o.Name, saNS, stored, rec)
+		left, err := deleteMemberSide(ctx, o.Member, o.Name, reg, stored, rec)
 		if err != nil {
 			return nil, err
 		}
@@ -151,30 +155,39 @@ func DeleteMember(ctx context.Context, o DeleteOptions) (*DeleteResult, error) {
 		if secret != nil && secret.Annotations[AnnotationTokenExpiration] != "" {
 			note = "its token stays valid until " + secret.Annotations[AnnotationTokenExpiration]
 		}
-		fmt.Fprintf(o.Out, "The member keeps ServiceAccount %s/%s (%s): pass --member-kubeconfig to remove it.\n", saNS, ServiceAccountName, note)
+		fmt.Fprintf(o.Out, "The member keeps ServiceAccount %s (%s): pass --member-kubeconfig to remove it.\n", reg, note)
 	}
 	if res.NamespaceLeft != "" {
-		fmt.Fprintf(o.Out, "Left namespace %s in the member: %s.\n", saNS, res.NamespaceLeft)
+		fmt.Fprintf(o.Out, "Left namespace %s in the member: %s.\n", reg.Namespace, res.NamespaceLeft)
 	}
 	fmt.Fprintf(o.Out, "Member %s deleted.\n", o.Name)
 	return res, nil
 }
 
-// deleteMemberSide removes the ServiceAccount saNS/fleetscale and its RBAC from the member,
-// then the namespace when fleetscale created it and it holds nothing else. It returns why the
-// namespace was left, if it was.
-func deleteMemberSide(ctx context.Context, cfg *rest.Config, name, saNS string, stored *storedKubeconfig, rec *recorder) (string, error) {
+// deleteMemberSide removes the registration's ServiceAccount and RBAC from the member, then
+// its namespace when fleetscale created it and it holds nothing else (another registration's
+// ServiceAccount included). It returns why the namespace was left, if it was. Only objects
+// labelled with this registration are deleted, so another hub's or another name's
+// registration of the same member keeps working.
+func deleteMemberSide(ctx context.Context, cfg *rest.Config, name string, reg Registration, stored *storedKubeconfig, rec *recorder) (string, error) {
 	m := clusterOf("member", cfg)
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return "", fmt.Errorf("member client for %s: %w", cfg.Host, err)
 	}
-	sa, err := cs.CoreV1().ServiceAccounts(saNS).Get(ctx, ServiceAccountName, metav1.GetOptions{})
+	saNS, saName := reg.Namespace, reg.ServiceAccount
+	sa, err := cs.CoreV1().ServiceAccounts(saNS).Get(ctx, saName, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		sa = nil
 	case err != nil:
-		return "", m.wrap("get serviceaccount "+saNS+"/"+ServiceAccountName, err)
+		return "", m.wrap("get serviceaccount "+saNS+"/"+saName, err)
+	}
+	if sa != nil && sa.Labels[LabelRegistration] != reg.ID {
+		return "", fmt.Errorf("the member cluster at %s has a ServiceAccount %s/%s without label %s=%s of member %s's registration "+
+			"(made by an older setup-member, which shared it between registrations, or not by this hub); refusing to delete it: "+
+			"run setup-member again to give the registration its own ServiceAccount, or delete-member without --member-kubeconfig",
+			m.host, saNS, saName, LabelRegistration, reg.ID, name)
 	}
 	// The member kubeconfig could point at the wrong cluster: touch nothing unless its
 	// ServiceAccount is the one the stored token was issued for.
@@ -182,16 +195,16 @@ func deleteMemberSide(ctx context.Context, cfg *rest.Config, name, saNS string, 
 		if claims, err := decodeTokenClaims(stored.Token); err == nil && types.UID(claims.K8s.ServiceAccount.UID) != sa.UID {
 			return "", fmt.Errorf("the member cluster at %s has a ServiceAccount %s/%s that is not the one member %s was registered with; "+
 				"refusing to delete it (is --member-kubeconfig the right cluster? without it only the hub registration is deleted)",
-				m.host, saNS, ServiceAccountName, name)
+				m.host, saNS, saName, name)
 		}
 	}
 
-	gone, err := removeClusterGrant(ctx, m, cs, saNS)
+	gone, err := removeClusterGrant(ctx, m, cs, reg)
 	if err != nil {
 		return "", err
 	}
-	for _, n := range []string{MemberRoleName, TokenRoleName} {
-		g, err := removeRoleGrants(ctx, m, cs, saNS, n, nil)
+	for _, n := range []string{reg.ServiceAccount, reg.TokenRole} {
+		g, err := removeRoleGrants(ctx, m, cs, reg, n, nil)
 		if err != nil {
 			return "", err
 		}
@@ -201,10 +214,10 @@ func deleteMemberSide(ctx context.Context, cfg *rest.Config, name, saNS string, 
 		rec.add("member: %s %s", what, actionDeleted)
 	}
 	if sa != nil {
-		if err := cs.CoreV1().ServiceAccounts(saNS).Delete(ctx, ServiceAccountName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return "", m.wrap("delete serviceaccount "+saNS+"/"+ServiceAccountName, err)
+		if err := cs.CoreV1().ServiceAccounts(saNS).Delete(ctx, saName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return "", m.wrap("delete serviceaccount "+saNS+"/"+saName, err)
 		}
-		rec.add("member: %s %s", object("serviceaccount", saNS, ServiceAccountName), actionDeleted)
+		rec.add("member: %s %s", object("serviceaccount", saNS, saName), actionDeleted)
 	}
 
 	ns, err := cs.CoreV1().Namespaces().Get(ctx, saNS, metav1.GetOptions{})
@@ -218,7 +231,7 @@ func deleteMemberSide(ctx context.Context, cfg *rest.Config, name, saNS string, 
 	case ns.DeletionTimestamp != nil:
 		return "", nil
 	}
-	other, err := firstOtherObject(ctx, cfg, cs.Discovery(), saNS)
+	other, err := firstOtherObject(ctx, cfg, cs.Discovery(), saNS, ignoredInNamespace(reg))
 	if err != nil {
 		return "", m.wrap("list the objects in namespace "+saNS, err)
 	}
@@ -232,23 +245,25 @@ func deleteMemberSide(ctx context.Context, cfg *rest.Config, name, saNS string, 
 	return "", nil
 }
 
-// Objects that every namespace gets or that say nothing about its use.
-var ignoredInNamespace = map[schema.GroupResource]func(name string) bool{
-	{Resource: "events"}:                         func(string) bool { return true },
-	{Group: "events.k8s.io", Resource: "events"}: func(string) bool { return true },
-	{Resource: "serviceaccounts"}:                func(n string) bool { return n == "default" || n == ServiceAccountName },
-	{Resource: "configmaps"}:                     func(n string) bool { return n == "kube-root-ca.crt" },
-	{Group: "rbac.authorization.k8s.io", Resource: "roles"}: func(n string) bool {
-		return n == MemberRoleName || n == TokenRoleName
-	},
-	{Group: "rbac.authorization.k8s.io", Resource: "rolebindings"}: func(n string) bool {
-		return n == MemberRoleName || n == TokenRoleName
-	},
+// ignoredInNamespace lists the objects that every namespace gets or that say nothing about its
+// use, and reg's own (being deleted). Another registration's ServiceAccount is not ignored: it
+// keeps the namespace.
+func ignoredInNamespace(reg Registration) map[schema.GroupResource]func(name string) bool {
+	own := func(n string) bool { return n == reg.ServiceAccount || n == reg.TokenRole }
+	return map[schema.GroupResource]func(name string) bool{
+		{Resource: "events"}:                                           func(string) bool { return true },
+		{Group: "events.k8s.io", Resource: "events"}:                   func(string) bool { return true },
+		{Resource: "serviceaccounts"}:                                  func(n string) bool { return n == "default" || n == reg.ServiceAccount },
+		{Resource: "configmaps"}:                                       func(n string) bool { return n == "kube-root-ca.crt" },
+		{Group: "rbac.authorization.k8s.io", Resource: "roles"}:        own,
+		{Group: "rbac.authorization.k8s.io", Resource: "rolebindings"}: own,
+	}
 }
 
 // firstOtherObject returns "resource/name" of some object in ns that neither the cluster nor
 // fleetscale put there, or "" when there is none.
-func firstOtherObject(ctx context.Context, cfg *rest.Config, disco discovery.DiscoveryInterface, ns string) (string, error) {
+func firstOtherObject(ctx context.Context, cfg *rest.Config, disco discovery.DiscoveryInterface, ns string,
+	ignored map[schema.GroupResource]func(name string) bool) (string, error) {
 	lists, err := disco.ServerPreferredNamespacedResources()
 	if err != nil && len(lists) == 0 {
 		return "", err
@@ -270,7 +285,7 @@ func firstOtherObject(ctx context.Context, cfg *rest.Config, disco discovery.Dis
 				continue
 			}
 			gr := schema.GroupResource{Group: gv.Group, Resource: r.Name}
-			ignore := ignoredInNamespace[gr]
+			ignore := ignored[gr]
 			items, err := mdc.Resource(gv.WithResource(r.Name)).Namespace(ns).List(ctx, metav1.ListOptions{})
 			if err != nil {
 				if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {

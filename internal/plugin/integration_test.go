@@ -16,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -48,6 +49,17 @@ func storedSecret(t *testing.T, g Gomega, hc client.Client, ns, member string) (
 	st, err := parseStoredKubeconfig(s.Data[SecretKey])
 	g.Expect(err).NotTo(HaveOccurred())
 	return s, st
+}
+
+// registrationOf is what setup-member names the member-side objects of member's registration
+// in hub namespace ns of the cluster behind hubCfg.
+func registrationOf(t *testing.T, g Gomega, hubCfg *rest.Config, ns, member string) Registration {
+	t.Helper()
+	hc, err := NewHubClient(hubCfg)
+	g.Expect(err).NotTo(HaveOccurred())
+	sys := &corev1.Namespace{}
+	g.Expect(hc.Get(context.Background(), client.ObjectKey{Name: metav1.NamespaceSystem}, sys)).To(Succeed())
+	return RegistrationFor(string(sys.UID), ns, member)
 }
 
 // asStoredToken is a client of the member that authenticates as the hub would: with the
@@ -125,13 +137,22 @@ func TestSetupListDeleteMembers(t *testing.T) {
 			g.Expect(out.String()).To(ContainSubstring("Member " + m.Name + " registered"))
 			g.Expect(out.String()).NotTo(ContainSubstring("eyJ"), "a token was printed")
 
+			reg := registrationOf(t, g, env.Hub.Config, ns, m.Name)
+			g.Expect(reg.ServiceAccount).To(MatchRegexp(`^fleetscale-` + m.Name + `-[0-9a-f]{10}$`))
+			g.Expect(res.ServiceAccount).To(Equal("keda/" + reg.ServiceAccount))
 			mc := &fleetv1.MemberCluster{}
 			g.Expect(hc.Get(ctx, client.ObjectKey{Namespace: ns, Name: m.Name}, mc)).To(Succeed())
 			g.Expect(mc.Spec).To(Equal(fleetv1.MemberClusterSpec{
 				APIURL:              m.APIURL,
 				KubeconfigSecretRef: fleetv1.SecretKeyRef{Name: "fleetscale-member-" + m.Name, Key: "kubeconfig"},
-				ServiceAccount:      "keda/fleetscale",
+				ServiceAccount:      "keda/" + reg.ServiceAccount,
 			}))
+			sa, err := m.Clientset().CoreV1().ServiceAccounts(ns).Get(ctx, reg.ServiceAccount, metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(sa.Labels).To(HaveKeyWithValue(LabelRegistration, reg.ID))
+			role, err := m.Clientset().RbacV1().ClusterRoles().Get(ctx, reg.ServiceAccount, metav1.GetOptions{})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(role.Rules).To(Equal(MemberRules()))
 
 			s, st := storedSecret(t, g, hc, ns, m.Name)
 			g.Expect(s.Type).To(Equal(corev1.SecretTypeOpaque))
@@ -146,7 +167,7 @@ func TestSetupListDeleteMembers(t *testing.T) {
 			claims, err := decodeTokenClaims(st.Token)
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(claims.K8s.Namespace).To(Equal(ns))
-			g.Expect(claims.K8s.ServiceAccount.Name).To(Equal("fleetscale"))
+			g.Expect(claims.K8s.ServiceAccount.Name).To(Equal(reg.ServiceAccount))
 		}
 	})
 
@@ -168,12 +189,19 @@ func TestSetupListDeleteMembers(t *testing.T) {
 		g.Expect(err).NotTo(HaveOccurred())
 		_, err = tok.BatchV1().Jobs("default").List(ctx, metav1.ListOptions{})
 		g.Expect(err).NotTo(HaveOccurred())
+		// Nothing the hub does not use: no events, no listing of scale subresources.
 		_, err = tok.CoreV1().Events("default").Create(ctx, &corev1.Event{
 			ObjectMeta:     metav1.ObjectMeta{GenerateName: "fleetscale-"},
 			InvolvedObject: corev1.ObjectReference{Kind: "Deployment", Namespace: "default", Name: "nginx"},
 			Reason:         "Test", Message: "from the hub",
 		}, metav1.CreateOptions{})
-		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "create event: %v", err)
+		_, err = tok.AppsV1().Deployments("default").Patch(ctx, "nginx", types.MergePatchType, []byte(`{"metadata":{"labels":{"x":"y"}}}`), metav1.PatchOptions{})
+		g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "patch deployment: %v", err)
+		_, err = tok.BatchV1().Jobs("default").Patch(ctx, "any", types.MergePatchType, []byte(`{}`), metav1.PatchOptions{})
+		g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "patch job: %v", err)
+		_, err = tok.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+		g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "list namespaces: %v", err)
 
 		_, err = tok.CoreV1().Secrets("default").List(ctx, metav1.ListOptions{})
 		g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "list secrets: %v", err)
@@ -190,7 +218,8 @@ func TestSetupListDeleteMembers(t *testing.T) {
 		g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "create clusterrole: %v", err)
 
 		// The hub renews its own token, and no other.
-		tr, err := tok.CoreV1().ServiceAccounts(ns).CreateToken(ctx, ServiceAccountName,
+		reg := registrationOf(t, g, env.Hub.Config, ns, m1.Name)
+		tr, err := tok.CoreV1().ServiceAccounts(ns).CreateToken(ctx, reg.ServiceAccount,
 			&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(tr.Status.Token).NotTo(BeEmpty())
@@ -221,7 +250,8 @@ func TestSetupListDeleteMembers(t *testing.T) {
 		res, err := setup(m1, SetupOptions{Now: func() time.Time { return time.Now().Add(DefaultTokenTTL/2 + time.Minute) }})
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(res.TokenIssued).To(BeTrue())
-		g.Expect(res.Changes).To(ConsistOf(ContainSubstring("token for serviceaccount keda/fleetscale issued (stored token expires in"),
+		reg := registrationOf(t, g, env.Hub.Config, ns, m1.Name)
+		g.Expect(res.Changes).To(ConsistOf(ContainSubstring("token for serviceaccount keda/"+reg.ServiceAccount+" issued (stored token expires in"),
 			"hub: secret keda/fleetscale-member-"+m1.Name+" configured"))
 		_, after := storedSecret(t, g, hc, ns, m1.Name)
 		g.Expect(after.Token).NotTo(Equal(before.Token))
@@ -314,8 +344,9 @@ func TestSetupListDeleteMembers(t *testing.T) {
 		g.Expect(apierrors.IsNotFound(err)).To(BeTrue())
 		err = hc.Get(ctx, client.ObjectKey{Namespace: ns, Name: SecretName(m2.Name)}, &corev1.Secret{})
 		g.Expect(apierrors.IsNotFound(err)).To(BeTrue())
-		_, err = m2.Clientset().CoreV1().ServiceAccounts(ns).Get(ctx, ServiceAccountName, metav1.GetOptions{})
+		_, err = m2.Clientset().CoreV1().ServiceAccounts(ns).Get(ctx, registrationOf(t, g, env.Hub.Config, ns, m2.Name).ServiceAccount, metav1.GetOptions{})
 		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(out.String()).To(ContainSubstring("The member keeps ServiceAccount keda/" + registrationOf(t, g, env.Hub.Config, ns, m2.Name).ServiceAccount))
 
 		_, err = DeleteMember(ctx, DeleteOptions{Name: m2.Name, Hub: env.Hub.Config})
 		g.Expect(err).To(MatchError("member " + m2.Name + " is not registered in namespace keda of the hub cluster at " +
@@ -328,19 +359,25 @@ func TestSetupListDeleteMembers(t *testing.T) {
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(res.Registered).To(BeTrue())
 		g.Expect(res.TokenIssued).To(BeTrue())
+		reg2 := registrationOf(t, g, env.Hub.Config, ns, m2.Name)
 		g.Expect(res.Changes).To(ConsistOf(
-			ContainSubstring("member: token for serviceaccount keda/fleetscale issued (no stored token)"),
+			ContainSubstring("member: token for serviceaccount keda/"+reg2.ServiceAccount+" issued (no stored token)"),
 			"hub: secret keda/fleetscale-member-"+m2.Name+" created",
 			"hub: membercluster keda/"+m2.Name+" created",
 		))
 
-		// m1's registration with m2's kubeconfig: m2's ServiceAccount is not the one m1's
-		// token names, so nothing is touched anywhere.
-		_, err = DeleteMember(ctx, DeleteOptions{Name: m1.Name, Hub: env.Hub.Config, Member: m2.Config, Yes: true})
-		g.Expect(err).To(MatchError(ContainSubstring("the member cluster at " + m2.APIURL + " has a ServiceAccount keda/fleetscale that is not the one member " + m1.Name + " was registered with")))
-		g.Expect(hc.Get(ctx, client.ObjectKey{Namespace: ns, Name: m1.Name}, &fleetv1.MemberCluster{})).To(Succeed())
-		_, err = m2.Clientset().RbacV1().ClusterRoleBindings().Get(ctx, MemberRoleName, metav1.GetOptions{})
+		// m1's registration with m2's kubeconfig: m2 has a ServiceAccount of that name (made
+		// for this test) that is not the one m1's token names, so nothing is touched anywhere.
+		reg1 := registrationOf(t, g, env.Hub.Config, ns, m1.Name)
+		_, err = m2.Clientset().CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{
+			Name: reg1.ServiceAccount, Labels: map[string]string{LabelRegistration: reg1.ID}}}, metav1.CreateOptions{})
 		g.Expect(err).NotTo(HaveOccurred())
+		_, err = DeleteMember(ctx, DeleteOptions{Name: m1.Name, Hub: env.Hub.Config, Member: m2.Config, Yes: true})
+		g.Expect(err).To(MatchError(ContainSubstring("the member cluster at " + m2.APIURL + " has a ServiceAccount keda/" + reg1.ServiceAccount + " that is not the one member " + m1.Name + " was registered with")))
+		g.Expect(hc.Get(ctx, client.ObjectKey{Namespace: ns, Name: m1.Name}, &fleetv1.MemberCluster{})).To(Succeed())
+		_, err = m2.Clientset().RbacV1().ClusterRoleBindings().Get(ctx, reg2.ServiceAccount, metav1.GetOptions{})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(m2.Clientset().CoreV1().ServiceAccounts(ns).Delete(ctx, reg1.ServiceAccount, metav1.DeleteOptions{})).To(Succeed())
 	})
 
 	t.Run("delete-member with the member kubeconfig leaves a namespace in use", func(t *testing.T) {
@@ -355,7 +392,7 @@ func TestSetupListDeleteMembers(t *testing.T) {
 		g.Expect(out.String()).To(ContainSubstring("Left namespace keda in the member: it still holds other objects (configmaps/user-data)."))
 		_, err = admin.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		g.Expect(err).NotTo(HaveOccurred())
-		expectMemberClean(g, admin, ns)
+		expectMemberClean(g, admin, registrationOf(t, g, env.Hub.Config, ns, m2.Name))
 	})
 
 	t.Run("delete-member with the member kubeconfig removes an unused namespace", func(t *testing.T) {
@@ -372,15 +409,17 @@ func TestSetupListDeleteMembers(t *testing.T) {
 		res, err = DeleteMember(ctx, DeleteOptions{Name: m1.Name, Hub: env.Hub.Config, Member: m1.Config, In: strings.NewReader("y\n"), Out: &out})
 		g.Expect(err).NotTo(HaveOccurred())
 		g.Expect(res.NamespaceLeft).To(BeEmpty())
+		reg := registrationOf(t, g, env.Hub.Config, ns, m1.Name)
 		g.Expect(res.Changes).To(ContainElements(
-			"member: clusterrolebinding fleetscale-member deleted",
-			"member: clusterrole fleetscale-member deleted",
-			"member: serviceaccount keda/fleetscale deleted",
+			"member: clusterrolebinding "+reg.ServiceAccount+" deleted",
+			"member: clusterrole "+reg.ServiceAccount+" deleted",
+			"member: role keda/"+reg.TokenRole+" deleted",
+			"member: serviceaccount keda/"+reg.ServiceAccount+" deleted",
 			"member: namespace keda deleted",
 			"hub: membercluster keda/"+m1.Name+" deleted",
 			"hub: secret keda/fleetscale-member-"+m1.Name+" deleted",
 		))
-		expectMemberClean(g, admin, ns)
+		expectMemberClean(g, admin, reg)
 		// Deleting the ServiceAccount revoked the token.
 		g.Eventually(func() error {
 			_, err := tok.AppsV1().Deployments("default").GetScale(ctx, "nginx", metav1.GetOptions{})
@@ -392,16 +431,16 @@ func TestSetupListDeleteMembers(t *testing.T) {
 	})
 }
 
-// expectMemberClean checks that nothing setup-member creates is left in the member.
-func expectMemberClean(g Gomega, admin kubernetes.Interface, ns string) {
+// expectMemberClean checks that nothing setup-member creates for reg is left in the member.
+func expectMemberClean(g Gomega, admin kubernetes.Interface, reg Registration) {
 	ctx := context.Background()
-	_, err := admin.CoreV1().ServiceAccounts(ns).Get(ctx, ServiceAccountName, metav1.GetOptions{})
+	_, err := admin.CoreV1().ServiceAccounts(reg.Namespace).Get(ctx, reg.ServiceAccount, metav1.GetOptions{})
 	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "serviceaccount: %v", err)
-	_, err = admin.RbacV1().ClusterRoles().Get(ctx, MemberRoleName, metav1.GetOptions{})
+	_, err = admin.RbacV1().ClusterRoles().Get(ctx, reg.ServiceAccount, metav1.GetOptions{})
 	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "clusterrole: %v", err)
-	_, err = admin.RbacV1().ClusterRoleBindings().Get(ctx, MemberRoleName, metav1.GetOptions{})
+	_, err = admin.RbacV1().ClusterRoleBindings().Get(ctx, reg.ServiceAccount, metav1.GetOptions{})
 	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "clusterrolebinding: %v", err)
-	sel := metav1.ListOptions{LabelSelector: LabelServiceAccountNamespace + "=" + ns}
+	sel := metav1.ListOptions{LabelSelector: LabelRegistration + "=" + reg.ID}
 	roles, err := admin.RbacV1().Roles("").List(ctx, sel)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(roles.Items).To(BeEmpty())
@@ -432,17 +471,19 @@ func TestSetupMemberTargetNamespaces(t *testing.T) {
 	o.TargetNamespaces = []string{"apps-b", "apps-a", "apps-a"}
 	res, err := SetupMember(ctx, o)
 	g.Expect(err).NotTo(HaveOccurred())
+	reg := registrationOf(t, g, env.Hub.Config, ns, "scoped-member")
+	r, tr := reg.ServiceAccount, reg.TokenRole
 	g.Expect(res.Changes).To(ContainElements(
-		"member: role apps-a/fleetscale-member created", "member: rolebinding apps-a/fleetscale-member created",
-		"member: role apps-b/fleetscale-member created", "member: rolebinding apps-b/fleetscale-member created",
-		"member: role scoped/fleetscale-member-token created", "member: rolebinding scoped/fleetscale-member-token created",
+		"member: role apps-a/"+r+" created", "member: rolebinding apps-a/"+r+" created",
+		"member: role apps-b/"+r+" created", "member: rolebinding apps-b/"+r+" created",
+		"member: role scoped/"+tr+" created", "member: rolebinding scoped/"+tr+" created",
 	))
 	g.Expect(res.Changes).NotTo(ContainElement(ContainSubstring("clusterrole")))
 	mc := &fleetv1.MemberCluster{}
 	g.Expect(hc.Get(ctx, client.ObjectKey{Namespace: ns, Name: "scoped-member"}, mc)).To(Succeed())
 	g.Expect(mc.Spec.TargetNamespaces).To(Equal([]string{"apps-a", "apps-b"}))
-	g.Expect(mc.Spec.ServiceAccount).To(Equal("scoped/fleetscale"))
-	role, err := admin.RbacV1().Roles("apps-a").Get(ctx, MemberRoleName, metav1.GetOptions{})
+	g.Expect(mc.Spec.ServiceAccount).To(Equal("scoped/" + r))
+	role, err := admin.RbacV1().Roles("apps-a").Get(ctx, r, metav1.GetOptions{})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(role.Rules).To(Equal(MemberRules()))
 
@@ -466,8 +507,8 @@ func TestSetupMemberTargetNamespaces(t *testing.T) {
 	res, err = SetupMember(ctx, o)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(res.Changes).To(ConsistOf(
-		"member: rolebinding apps-b/fleetscale-member deleted",
-		"member: role apps-b/fleetscale-member deleted",
+		"member: rolebinding apps-b/"+r+" deleted",
+		"member: role apps-b/"+r+" deleted",
 		"hub: membercluster scoped/scoped-member configured",
 	))
 	g.Eventually(func() bool { return apierrors.IsForbidden(canScale(ctx, tok, "apps-b", "web", 1)) }).
@@ -475,8 +516,8 @@ func TestSetupMemberTargetNamespaces(t *testing.T) {
 
 	dres, err := DeleteMember(ctx, DeleteOptions{Name: "scoped-member", Namespace: ns, Hub: env.Hub.Config, Member: m.Config, Yes: true})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(dres.Changes).To(ContainElements("member: rolebinding apps-a/fleetscale-member deleted", "member: role scoped/fleetscale-member-token deleted"))
-	expectMemberClean(g, admin, ns)
+	g.Expect(dres.Changes).To(ContainElements("member: rolebinding apps-a/"+r+" deleted", "member: role scoped/"+tr+" deleted"))
+	expectMemberClean(g, admin, reg)
 	_, err = admin.CoreV1().Namespaces().Get(ctx, "apps-a", metav1.GetOptions{})
 	g.Expect(err).NotTo(HaveOccurred(), "a target namespace was deleted")
 }

@@ -153,8 +153,9 @@ type memberAccess struct {
 
 // accessFromConfig takes the member's TLS trust from its admin kubeconfig (the CA data or the
 // file it points to, insecure-skip-tls-verify, tls-server-name) and the server URL from apiURL,
-// or from that kubeconfig when apiURL is empty.
-func accessFromConfig(cfg *rest.Config, apiURL string) (memberAccess, error) {
+// or from that kubeconfig when apiURL is empty. A plain-http URL or skipped TLS verification
+// is refused unless allowInsecure: the stored token would be exposed to the network.
+func accessFromConfig(cfg *rest.Config, apiURL string, allowInsecure bool) (memberAccess, error) {
 	a := memberAccess{
 		Server:        strings.TrimSuffix(cfg.Host, "/"),
 		Insecure:      cfg.Insecure,
@@ -163,8 +164,12 @@ func accessFromConfig(cfg *rest.Config, apiURL string) (memberAccess, error) {
 	if apiURL != "" {
 		a.Server = strings.TrimSuffix(apiURL, "/")
 	}
-	if err := validateAPIURL(a.Server); err != nil {
+	if err := validateAPIURL(a.Server, allowInsecure); err != nil {
 		return a, err
+	}
+	if a.Insecure && !allowInsecure {
+		return a, fmt.Errorf("the member kubeconfig sets insecure-skip-tls-verify: the hub would not verify whom it sends the token to; " +
+			"give it the member's certificate-authority-data, or pass --allow-insecure to accept that")
 	}
 	switch {
 	case len(cfg.CAData) > 0:
@@ -179,11 +184,27 @@ func accessFromConfig(cfg *rest.Config, apiURL string) (memberAccess, error) {
 	return a, nil
 }
 
-// validateAPIURL accepts what MemberCluster.spec.apiURL accepts (^https?://) with a host.
-func validateAPIURL(s string) error {
+// validateAPIURL accepts https://HOST[:PORT] (and http:// only with allowInsecure), without
+// credentials in the URL.
+func validateAPIURL(s string, allowInsecure bool) error {
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("invalid member API URL %q: want https://HOST[:PORT]", s)
+	// Credentials in a URL are never echoed.
+	shown := s
+	switch {
+	case err == nil && u.User != nil:
+		c := *u
+		c.User = url.User("REDACTED")
+		shown = c.String()
+	case strings.Contains(s, "@"):
+		shown = "(not shown)"
+	}
+	switch {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		return fmt.Errorf("invalid member API URL %q: want https://HOST[:PORT]", shown)
+	case u.User != nil:
+		return fmt.Errorf("invalid member API URL %q: it must not carry credentials", shown)
+	case u.Scheme == "http" && !allowInsecure:
+		return fmt.Errorf("member API URL %q is plain http: the hub's token would cross the network in clear text; use https, or pass --allow-insecure to accept that", shown)
 	}
 	return nil
 }

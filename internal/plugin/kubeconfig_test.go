@@ -170,7 +170,7 @@ func TestAccessFromConfig(t *testing.T) {
 	}
 	cfg := &rest.Config{Host: "https://127.0.0.1:6443/"}
 	cfg.CAFile = caFile
-	a, err := accessFromConfig(cfg, "")
+	a, err := accessFromConfig(cfg, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func TestAccessFromConfig(t *testing.T) {
 	cfg = &rest.Config{Host: "https://127.0.0.1:6443"}
 	cfg.CAData = []byte("CA-DATA")
 	cfg.ServerName = "kubernetes"
-	a, err = accessFromConfig(cfg, "https://host.k3d.internal:65501")
+	a, err = accessFromConfig(cfg, "https://host.k3d.internal:65501", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,17 +189,33 @@ func TestAccessFromConfig(t *testing.T) {
 	}
 	cfg = &rest.Config{Host: "https://x:1"}
 	cfg.Insecure = true
-	if a, err = accessFromConfig(cfg, ""); err != nil || !a.Insecure {
+	if _, err = accessFromConfig(cfg, "", false); err == nil || !strings.Contains(err.Error(), "insecure-skip-tls-verify") ||
+		!strings.Contains(err.Error(), "--allow-insecure") {
+		t.Fatalf("insecure accepted without --allow-insecure: %v", err)
+	}
+	if a, err = accessFromConfig(cfg, "", true); err != nil || !a.Insecure {
 		t.Fatalf("insecure not carried over: %+v %v", a, err)
 	}
 	for _, bad := range []string{"host.k3d.internal:65501", "ftp://x", "https://", "://x"} {
-		if _, err := accessFromConfig(cfg, bad); err == nil {
+		if _, err := accessFromConfig(cfg, bad, true); err == nil {
 			t.Errorf("API URL %q accepted", bad)
 		}
 	}
+	secure := &rest.Config{Host: "https://x:1"}
+	_, err = accessFromConfig(secure, "http://x:6443", false)
+	if err == nil || !strings.Contains(err.Error(), `member API URL "http://x:6443" is plain http`) || !strings.Contains(err.Error(), "--allow-insecure") {
+		t.Errorf("http accepted without --allow-insecure: %v", err)
+	}
+	if a, err := accessFromConfig(secure, "http://x:6443", true); err != nil || a.Server != "http://x:6443" {
+		t.Errorf("http with --allow-insecure: %+v %v", a, err)
+	}
+	_, err = accessFromConfig(secure, "https://admin:hunter2@x:6443", true)
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "must not carry credentials") {
+		t.Errorf("URL with credentials: %v", err)
+	}
 	cfg = &rest.Config{Host: "https://x:1"}
 	cfg.CAFile = filepath.Join(dir, "gone.crt")
-	if _, err := accessFromConfig(cfg, ""); err == nil || !strings.Contains(err.Error(), "gone.crt") {
+	if _, err := accessFromConfig(cfg, "", false); err == nil || !strings.Contains(err.Error(), "gone.crt") {
 		t.Fatalf("missing CA file: %v", err)
 	}
 }

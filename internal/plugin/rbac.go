@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -9,54 +10,92 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 )
 
+// CoreAPIGroup is how --scale-api-groups names the core ("") API group.
+const CoreAPIGroup = "core"
+
 // MemberRules are everything the hub may do in a member, cluster-wide (ClusterRole) or per
-// target namespace (Role): scale any scalable resource, read the workloads it scales and
-// their pods, run Jobs for DistributedScaledJobs, and record events.
-func MemberRules() []rbacv1.PolicyRule {
+// target namespace (Role), and each is used:
+//   - */scale get/update/patch: the DSO writes each member's share through the target's
+//     scale subresource (any kind that has one, unless scaleAPIGroups names the groups);
+//   - deployments, statefulsets, replicasets get/list/watch: the target's existence and
+//     readiness (the hub's member cache watches the target kind), and the health probe;
+//   - pods get/list/watch: pending detection of DSJ Jobs, readiness, kubernetes-workload;
+//   - jobs create/get/list/watch/delete: the Jobs of DistributedScaledJobs.
+//
+// No events, no Secrets, no write outside /scale and Jobs. scaleAPIGroups empty means any group
+// ("*"); CoreAPIGroup in it stands for the core group.
+func MemberRules(scaleAPIGroups ...string) []rbacv1.PolicyRule {
+	groups := []string{"*"}
+	if len(scaleAPIGroups) > 0 {
+		groups = nil
+		for _, g := range scaleAPIGroups {
+			if g == CoreAPIGroup {
+				g = ""
+			}
+			groups = append(groups, g)
+		}
+	}
 	return []rbacv1.PolicyRule{
-		{APIGroups: []string{"*"}, Resources: []string{"*/scale"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
+		{APIGroups: groups, Resources: []string{"*/scale"}, Verbs: []string{"get", "update", "patch"}},
 		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets", "replicasets"}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"create", "get", "list", "watch", "delete"}},
-		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create"}},
-		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create"}},
 	}
+}
+
+// normalizeScaleAPIGroups checks --scale-api-groups and returns them sorted without repeats.
+func normalizeScaleAPIGroups(groups []string) ([]string, error) {
+	var out []string
+	for _, g := range groups {
+		if g != CoreAPIGroup && len(validation.IsDNS1123Subdomain(g)) > 0 {
+			return nil, fmt.Errorf("invalid API group %q in --scale-api-groups: want a group name such as apps or argoproj.io, or %q for the core group", g, CoreAPIGroup)
+		}
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // TokenRules let the ServiceAccount request a new token for itself, and only for itself: the
 // hub renews the stored token with it before it expires.
-func TokenRules() []rbacv1.PolicyRule {
+func TokenRules(serviceAccount string) []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, ResourceNames: []string{ServiceAccountName}, Verbs: []string{"create"}},
+		{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, ResourceNames: []string{serviceAccount}, Verbs: []string{"create"}},
 	}
 }
 
-func memberLabels(saNamespace string) map[string]string {
-	return map[string]string{LabelManagedBy: ManagedByValue, LabelServiceAccountNamespace: saNamespace}
+// memberLabels mark a member-side object as this registration's.
+func memberLabels(reg Registration, member string) map[string]string {
+	return map[string]string{LabelManagedBy: ManagedByValue, LabelRegistration: reg.ID,
+		LabelServiceAccountNamespace: reg.Namespace, LabelMember: member}
 }
 
-func serviceAccountSubject(saNamespace string) []rbacv1.Subject {
-	return []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: ServiceAccountName, Namespace: saNamespace}}
+func serviceAccountSubject(reg Registration) []rbacv1.Subject {
+	return []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: reg.ServiceAccount, Namespace: reg.Namespace}}
 }
 
 // ensureMemberRBAC grants MemberRules cluster-wide, or in each target namespace, and removes
-// grants of an earlier run that the current options no longer want.
+// grants of an earlier run of the same registration that the current options no longer want.
 func (s *setup) ensureMemberRBAC(ctx context.Context) error {
-	o, m := s.o, s.member
+	o, m, reg := s.o, s.member, s.reg
+	rules := MemberRules(o.ScaleAPIGroups...)
 	if len(o.TargetNamespaces) == 0 {
-		if err := s.ensureClusterRole(ctx); err != nil {
+		if err := s.ensureClusterRole(ctx, rules); err != nil {
 			return err
 		}
 	} else {
 		for _, ns := range o.TargetNamespaces {
-			if err := s.ensureRole(ctx, ns, MemberRoleName, MemberRules()); err != nil {
+			if err := s.ensureRole(ctx, ns, reg.ServiceAccount, rules); err != nil {
 				return err
 			}
 		}
-		gone, err := removeClusterGrant(ctx, m, s.mc, o.Namespace)
+		gone, err := removeClusterGrant(ctx, m, s.mc, reg)
 		if err != nil {
 			return err
 		}
@@ -64,7 +103,7 @@ func (s *setup) ensureMemberRBAC(ctx context.Context) error {
 			s.note("member", what, actionDeleted)
 		}
 	}
-	gone, err := removeRoleGrants(ctx, m, s.mc, o.Namespace, MemberRoleName, o.TargetNamespaces)
+	gone, err := removeRoleGrants(ctx, m, s.mc, reg, reg.ServiceAccount, o.TargetNamespaces)
 	if err != nil {
 		return err
 	}
@@ -74,22 +113,23 @@ func (s *setup) ensureMemberRBAC(ctx context.Context) error {
 	return nil
 }
 
-func (s *setup) ensureClusterRole(ctx context.Context) error {
-	m, ns := s.member, s.o.Namespace
-	lbl := memberLabels(ns)
+func (s *setup) ensureClusterRole(ctx context.Context, rules []rbacv1.PolicyRule) error {
+	m, reg := s.member, s.reg
+	name := reg.ServiceAccount
+	lbl := memberLabels(reg, s.o.Name)
 	roles := s.mc.RbacV1().ClusterRoles()
-	what := object("clusterrole", "", MemberRoleName)
+	what := object("clusterrole", "", name)
 	_, action, err := ensure(ctx, m, what,
 		func(ctx context.Context) (*rbacv1.ClusterRole, error) {
-			return roles.Get(ctx, MemberRoleName, metav1.GetOptions{})
+			return roles.Get(ctx, name, metav1.GetOptions{})
 		},
 		func(ctx context.Context) (*rbacv1.ClusterRole, error) {
-			return roles.Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: MemberRoleName, Labels: lbl}, Rules: MemberRules()}, metav1.CreateOptions{})
+			return roles.Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: lbl}, Rules: rules}, metav1.CreateOptions{})
 		},
 		func(r *rbacv1.ClusterRole) bool {
 			changed := mergeLabels(&r.Labels, lbl)
-			if !equality.Semantic.DeepEqual(r.Rules, MemberRules()) {
-				r.Rules, changed = MemberRules(), true
+			if !equality.Semantic.DeepEqual(r.Rules, rules) {
+				r.Rules, changed = rules, true
 			}
 			return changed
 		},
@@ -102,15 +142,15 @@ func (s *setup) ensureClusterRole(ctx context.Context) error {
 	s.note("member", what, action)
 
 	bindings := s.mc.RbacV1().ClusterRoleBindings()
-	ref := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: MemberRoleName}
+	ref := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}
 	desired := func() *rbacv1.ClusterRoleBinding {
-		return &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: MemberRoleName, Labels: lbl}, RoleRef: ref, Subjects: serviceAccountSubject(ns)}
+		return &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: lbl}, RoleRef: ref, Subjects: serviceAccountSubject(reg)}
 	}
-	what = object("clusterrolebinding", "", MemberRoleName)
-	cur, err := bindings.Get(ctx, MemberRoleName, metav1.GetOptions{})
+	what = object("clusterrolebinding", "", name)
+	cur, err := bindings.Get(ctx, name, metav1.GetOptions{})
 	if err == nil && cur.RoleRef != ref {
 		// roleRef is immutable: replace the binding.
-		if err := bindings.Delete(ctx, MemberRoleName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		if err := bindings.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return m.wrap("delete "+what, err)
 		}
 	} else if err != nil && !apierrors.IsNotFound(err) {
@@ -118,15 +158,15 @@ func (s *setup) ensureClusterRole(ctx context.Context) error {
 	}
 	_, action, err = ensure(ctx, m, what,
 		func(ctx context.Context) (*rbacv1.ClusterRoleBinding, error) {
-			return bindings.Get(ctx, MemberRoleName, metav1.GetOptions{})
+			return bindings.Get(ctx, name, metav1.GetOptions{})
 		},
 		func(ctx context.Context) (*rbacv1.ClusterRoleBinding, error) {
 			return bindings.Create(ctx, desired(), metav1.CreateOptions{})
 		},
 		func(b *rbacv1.ClusterRoleBinding) bool {
 			changed := mergeLabels(&b.Labels, lbl)
-			if !equality.Semantic.DeepEqual(b.Subjects, serviceAccountSubject(ns)) {
-				b.Subjects, changed = serviceAccountSubject(ns), true
+			if !equality.Semantic.DeepEqual(b.Subjects, serviceAccountSubject(reg)) {
+				b.Subjects, changed = serviceAccountSubject(reg), true
 			}
 			return changed
 		},
@@ -140,11 +180,11 @@ func (s *setup) ensureClusterRole(ctx context.Context) error {
 	return nil
 }
 
-// ensureRole grants rules to the ServiceAccount in namespace ns with a Role and RoleBinding
-// named name.
+// ensureRole grants rules to the registration's ServiceAccount in namespace ns with a Role and
+// RoleBinding named name.
 func (s *setup) ensureRole(ctx context.Context, ns, name string, rules []rbacv1.PolicyRule) error {
-	m, saNS := s.member, s.o.Namespace
-	lbl := memberLabels(saNS)
+	m, reg := s.member, s.reg
+	lbl := memberLabels(reg, s.o.Name)
 	roles := s.mc.RbacV1().Roles(ns)
 	what := object("role", ns, name)
 	_, action, err := ensure(ctx, m, what,
@@ -183,12 +223,12 @@ func (s *setup) ensureRole(ctx context.Context, ns, name string, rules []rbacv1.
 			return bindings.Get(ctx, name, metav1.GetOptions{})
 		},
 		func(ctx context.Context) (*rbacv1.RoleBinding, error) {
-			return bindings.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: lbl}, RoleRef: ref, Subjects: serviceAccountSubject(saNS)}, metav1.CreateOptions{})
+			return bindings.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: lbl}, RoleRef: ref, Subjects: serviceAccountSubject(reg)}, metav1.CreateOptions{})
 		},
 		func(b *rbacv1.RoleBinding) bool {
 			changed := mergeLabels(&b.Labels, lbl)
-			if !equality.Semantic.DeepEqual(b.Subjects, serviceAccountSubject(saNS)) {
-				b.Subjects, changed = serviceAccountSubject(saNS), true
+			if !equality.Semantic.DeepEqual(b.Subjects, serviceAccountSubject(reg)) {
+				b.Subjects, changed = serviceAccountSubject(reg), true
 			}
 			return changed
 		},
@@ -202,37 +242,38 @@ func (s *setup) ensureRole(ctx context.Context, ns, name string, rules []rbacv1.
 	return nil
 }
 
-// removeClusterGrant deletes the ClusterRoleBinding and ClusterRole fleetscale-member when
-// they were made for the ServiceAccount in saNS. It returns what it deleted.
-func removeClusterGrant(ctx context.Context, m cluster, cs kubernetes.Interface, saNS string) ([]string, error) {
+// removeClusterGrant deletes the registration's ClusterRoleBinding and ClusterRole, when they
+// carry its label. It returns what it deleted.
+func removeClusterGrant(ctx context.Context, m cluster, cs kubernetes.Interface, reg Registration) ([]string, error) {
 	var gone []string
-	b, err := cs.RbacV1().ClusterRoleBindings().Get(ctx, MemberRoleName, metav1.GetOptions{})
+	name := reg.ServiceAccount
+	b, err := cs.RbacV1().ClusterRoleBindings().Get(ctx, name, metav1.GetOptions{})
 	switch {
-	case err == nil && ownedBy(b.Labels, saNS):
-		if err := cs.RbacV1().ClusterRoleBindings().Delete(ctx, MemberRoleName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return gone, m.wrap("delete clusterrolebinding "+MemberRoleName, err)
+	case err == nil && ownedBy(b.Labels, reg):
+		if err := cs.RbacV1().ClusterRoleBindings().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return gone, m.wrap("delete clusterrolebinding "+name, err)
 		}
-		gone = append(gone, object("clusterrolebinding", "", MemberRoleName))
+		gone = append(gone, object("clusterrolebinding", "", name))
 	case err != nil && !apierrors.IsNotFound(err):
-		return gone, m.wrap("get clusterrolebinding "+MemberRoleName, err)
+		return gone, m.wrap("get clusterrolebinding "+name, err)
 	}
-	r, err := cs.RbacV1().ClusterRoles().Get(ctx, MemberRoleName, metav1.GetOptions{})
+	r, err := cs.RbacV1().ClusterRoles().Get(ctx, name, metav1.GetOptions{})
 	switch {
-	case err == nil && ownedBy(r.Labels, saNS):
-		if err := cs.RbacV1().ClusterRoles().Delete(ctx, MemberRoleName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return gone, m.wrap("delete clusterrole "+MemberRoleName, err)
+	case err == nil && ownedBy(r.Labels, reg):
+		if err := cs.RbacV1().ClusterRoles().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return gone, m.wrap("delete clusterrole "+name, err)
 		}
-		gone = append(gone, object("clusterrole", "", MemberRoleName))
+		gone = append(gone, object("clusterrole", "", name))
 	case err != nil && !apierrors.IsNotFound(err):
-		return gone, m.wrap("get clusterrole "+MemberRoleName, err)
+		return gone, m.wrap("get clusterrole "+name, err)
 	}
 	return gone, nil
 }
 
-// removeRoleGrants deletes the RoleBindings and Roles called name made for the ServiceAccount
-// in saNS, in every namespace except keep. It returns what it deleted.
-func removeRoleGrants(ctx context.Context, m cluster, cs kubernetes.Interface, saNS, name string, keep []string) ([]string, error) {
-	sel := labels.SelectorFromSet(memberLabels(saNS)).String()
+// removeRoleGrants deletes the registration's RoleBindings and Roles called name in every
+// namespace except keep. It returns what it deleted.
+func removeRoleGrants(ctx context.Context, m cluster, cs kubernetes.Interface, reg Registration, name string, keep []string) ([]string, error) {
+	sel := labels.SelectorFromSet(map[string]string{LabelManagedBy: ManagedByValue, LabelRegistration: reg.ID}).String()
 	var gone []string
 	bindings, err := cs.RbacV1().RoleBindings(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
@@ -263,6 +304,6 @@ func removeRoleGrants(ctx context.Context, m cluster, cs kubernetes.Interface, s
 	return gone, nil
 }
 
-func ownedBy(l map[string]string, saNS string) bool {
-	return l[LabelManagedBy] == ManagedByValue && l[LabelServiceAccountNamespace] == saNS
+func ownedBy(l map[string]string, reg Registration) bool {
+	return l[LabelManagedBy] == ManagedByValue && l[LabelRegistration] == reg.ID
 }

@@ -44,6 +44,12 @@ type SetupOptions struct {
 	// TargetNamespaces, when set, limit the access to these member namespaces (Roles instead
 	// of a ClusterRole). They must exist.
 	TargetNamespaces []string
+	// ScaleAPIGroups, when set, limit the */scale grant to these API groups (CoreAPIGroup for
+	// the core group); empty grants the scale subresource of any kind, CRDs included.
+	ScaleAPIGroups []string
+	// AllowInsecure accepts a member API URL that is plain http, or a member kubeconfig that
+	// skips TLS verification; without it both are refused, since the token would be exposed.
+	AllowInsecure bool
 	// TokenTTL is the token lifetime to ask for (default DefaultTokenTTL, at least MinTokenTTL).
 	TokenTTL time.Duration
 	// Yes replaces a registration that points at another API URL without asking.
@@ -90,7 +96,7 @@ func SetupMember(ctx context.Context, o SetupOptions) (*SetupResult, error) {
 	if err := o.complete(); err != nil {
 		return nil, err
 	}
-	access, err := accessFromConfig(o.Member, o.MemberAPIURL)
+	access, err := accessFromConfig(o.Member, o.MemberAPIURL, o.AllowInsecure)
 	if err != nil {
 		return nil, err
 	}
@@ -144,18 +150,26 @@ func (o *SetupOptions) complete() error {
 	// Sorted, so the same set given in another order is the same registration.
 	slices.Sort(targets)
 	o.TargetNamespaces = targets
+	groups, err := normalizeScaleAPIGroups(o.ScaleAPIGroups)
+	if err != nil {
+		return err
+	}
+	o.ScaleAPIGroups = groups
 	return nil
 }
 
 type setup struct {
-	o            SetupOptions
-	access       memberAccess
-	hub, member  cluster
-	hc           client.Client
-	mc           kubernetes.Interface
-	rec          *recorder
-	existing     *fleetv1.MemberCluster // nil: not registered yet
-	stored       *storedKubeconfig      // nil: no readable stored kubeconfig
+	o           SetupOptions
+	access      memberAccess
+	hub, member cluster
+	hc          client.Client
+	mc          kubernetes.Interface
+	rec         *recorder
+	reg         Registration
+	existing    *fleetv1.MemberCluster // nil: not registered yet
+	// previousSA is spec.serviceAccount of the existing registration, as read.
+	previousSA   string
+	stored       *storedKubeconfig // nil: no readable stored kubeconfig
 	sa           *corev1.ServiceAccount
 	saCreated    bool
 	token        string
@@ -169,6 +183,11 @@ func (s *setup) run(ctx context.Context) (*SetupResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	hubID, err := hubIdentity(ctx, s.hub, s.hc)
+	if err != nil {
+		return nil, err
+	}
+	s.reg = RegistrationFor(hubID, o.Namespace, o.Name)
 	if err := s.setupMemberSide(ctx); err != nil {
 		return nil, err
 	}
@@ -183,7 +202,7 @@ func (s *setup) run(ctx context.Context) (*SetupResult, error) {
 		Namespace:       o.Namespace,
 		APIURL:          s.access.Server,
 		SecretName:      SecretName(o.Name),
-		ServiceAccount:  o.Namespace + "/" + ServiceAccountName,
+		ServiceAccount:  s.reg.String(),
 		Changes:         s.rec.changes,
 		Registered:      s.existing == nil,
 		Replaced:        replaced,
@@ -204,7 +223,22 @@ func (s *setup) run(ctx context.Context) (*SetupResult, error) {
 		fmt.Fprintf(o.Out, "Member %s updated (API URL %s, token expires %s).\n",
 			o.Name, res.APIURL, res.TokenExpiration.Format(time.RFC3339))
 	}
+	if s.previousSA != "" && s.previousSA != res.ServiceAccount {
+		fmt.Fprintf(o.Out, "The registration used ServiceAccount %s before; it was left in the member, since other registrations "+
+			"may share it (an older setup-member gave them all the same one): delete it there when no hub uses it.\n", s.previousSA)
+	}
 	return res, nil
+}
+
+// hubIdentity is the UID of the hub's kube-system namespace: it lives as long as the hub
+// cluster and differs between clusters, so it tells one hub's registrations from another's
+// in the member-side names (Registration).
+func hubIdentity(ctx context.Context, h cluster, c client.Client) (string, error) {
+	ns := &corev1.Namespace{}
+	if err := c.Get(ctx, client.ObjectKey{Name: metav1.NamespaceSystem}, ns); err != nil {
+		return "", h.wrap("get namespace "+metav1.NamespaceSystem+" (its UID identifies the hub in the member-side names)", err)
+	}
+	return string(ns.UID), nil
 }
 
 // readRegistration reads the MemberCluster and Secret the hub already has for the member and
@@ -215,7 +249,7 @@ func (s *setup) readRegistration(ctx context.Context) (replaced bool, err error)
 	err = s.hc.Get(ctx, client.ObjectKey{Namespace: o.Namespace, Name: o.Name}, mcObj)
 	switch {
 	case err == nil:
-		s.existing = mcObj
+		s.existing, s.previousSA = mcObj, mcObj.Spec.ServiceAccount
 	case isMissingAPI(err):
 		return false, missingCRDError(s.hub)
 	case !apierrors.IsNotFound(err):
@@ -282,14 +316,15 @@ func (s *setup) setupMemberSide(ctx context.Context) error {
 		return err
 	}
 
+	reg := s.reg
 	nsAPI := s.mc.CoreV1().ServiceAccounts(o.Namespace)
-	want := map[string]string{LabelManagedBy: ManagedByValue}
-	sa, action, err := ensure(ctx, m, object("serviceaccount", o.Namespace, ServiceAccountName),
+	want := memberLabels(reg, o.Name)
+	sa, action, err := ensure(ctx, m, object("serviceaccount", o.Namespace, reg.ServiceAccount),
 		func(ctx context.Context) (*corev1.ServiceAccount, error) {
-			return nsAPI.Get(ctx, ServiceAccountName, metav1.GetOptions{})
+			return nsAPI.Get(ctx, reg.ServiceAccount, metav1.GetOptions{})
 		},
 		func(ctx context.Context) (*corev1.ServiceAccount, error) {
-			return nsAPI.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: ServiceAccountName, Namespace: o.Namespace, Labels: want}}, metav1.CreateOptions{})
+			return nsAPI.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: reg.ServiceAccount, Namespace: o.Namespace, Labels: want}}, metav1.CreateOptions{})
 		},
 		func(sa *corev1.ServiceAccount) bool { return mergeLabels(&sa.Labels, want) },
 		func(ctx context.Context, sa *corev1.ServiceAccount) (*corev1.ServiceAccount, error) {
@@ -299,13 +334,13 @@ func (s *setup) setupMemberSide(ctx context.Context) error {
 		return err
 	}
 	s.sa, s.saCreated = sa, action == actionCreated
-	s.note("member", object("serviceaccount", o.Namespace, ServiceAccountName), action)
+	s.note("member", object("serviceaccount", o.Namespace, reg.ServiceAccount), action)
 
 	if err := s.ensureMemberRBAC(ctx); err != nil {
 		return err
 	}
 	// Renewing the token needs create on serviceaccounts/token for this ServiceAccount only.
-	if err := s.ensureRole(ctx, o.Namespace, TokenRoleName, TokenRules()); err != nil {
+	if err := s.ensureRole(ctx, o.Namespace, reg.TokenRole, TokenRules(reg.ServiceAccount)); err != nil {
 		return err
 	}
 	return nil
@@ -439,7 +474,7 @@ func (s *setup) ensureMemberCluster(ctx context.Context) error {
 	spec := fleetv1.MemberClusterSpec{
 		APIURL:              s.access.Server,
 		KubeconfigSecretRef: fleetv1.SecretKeyRef{Name: SecretName(o.Name), Key: SecretKey},
-		ServiceAccount:      o.Namespace + "/" + ServiceAccountName,
+		ServiceAccount:      s.reg.String(),
 		TargetNamespaces:    o.TargetNamespaces,
 	}
 	lbl := map[string]string{LabelManagedBy: ManagedByValue}

@@ -21,14 +21,14 @@ import (
 func (s *setup) ensureToken(ctx context.Context) error {
 	o := s.o
 	now := o.Now()
-	keep, reason, claims := decideToken(s.stored, s.access, o.Namespace, s.sa.UID, s.saCreated, o.TokenTTL, now)
+	keep, reason, claims := decideToken(s.stored, s.access, o.Namespace, s.reg.ServiceAccount, s.sa.UID, s.saCreated, o.TokenTTL, now)
 	if keep {
 		s.token, s.tokenExpires = s.stored.Token, claims.expiry()
 		return nil
 	}
 	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To(int64(o.TokenTTL / time.Second))}}
-	what := "token for " + object("serviceaccount", o.Namespace, ServiceAccountName)
-	tr, err := s.mc.CoreV1().ServiceAccounts(o.Namespace).CreateToken(ctx, ServiceAccountName, req, metav1.CreateOptions{})
+	what := "token for " + object("serviceaccount", o.Namespace, s.reg.ServiceAccount)
+	tr, err := s.mc.CoreV1().ServiceAccounts(o.Namespace).CreateToken(ctx, s.reg.ServiceAccount, req, metav1.CreateOptions{})
 	if err != nil {
 		return s.member.wrap("request a "+what, err)
 	}
@@ -38,7 +38,7 @@ func (s *setup) ensureToken(ctx context.Context) error {
 }
 
 // decideToken says whether the stored kubeconfig's token can be kept, and if not why.
-func decideToken(stored *storedKubeconfig, want memberAccess, saNS string, saUID types.UID, saCreated bool,
+func decideToken(stored *storedKubeconfig, want memberAccess, saNS, saName string, saUID types.UID, saCreated bool,
 	ttl time.Duration, now time.Time) (keep bool, reason string, claims tokenClaims) {
 	switch {
 	case stored == nil || stored.Token == "":
@@ -56,7 +56,7 @@ func decideToken(stored *storedKubeconfig, want memberAccess, saNS string, saUID
 	switch {
 	case err != nil:
 		return false, "stored token unreadable", claims
-	case claims.K8s.Namespace != saNS || claims.K8s.ServiceAccount.Name != ServiceAccountName:
+	case claims.K8s.Namespace != saNS || claims.K8s.ServiceAccount.Name != saName:
 		return false, "stored token is for another ServiceAccount", claims
 	case types.UID(claims.K8s.ServiceAccount.UID) != saUID:
 		return false, "ServiceAccount was recreated", claims

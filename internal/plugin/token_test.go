@@ -10,10 +10,14 @@ import (
 
 // fakeToken returns an unsigned JWT with the claims decideToken reads.
 func fakeToken(t *testing.T, iat, exp time.Time, ns, uid string) string {
+	return fakeTokenFor(t, iat, exp, ns, "fleetscale-m-0123456789", uid)
+}
+
+func fakeTokenFor(t *testing.T, iat, exp time.Time, ns, name, uid string) string {
 	t.Helper()
 	claims := map[string]any{
 		"iat": iat.Unix(), "exp": exp.Unix(),
-		"kubernetes.io": map[string]any{"namespace": ns, "serviceaccount": map[string]any{"name": ServiceAccountName, "uid": uid}},
+		"kubernetes.io": map[string]any{"namespace": ns, "serviceaccount": map[string]any{"name": name, "uid": uid}},
 	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
@@ -56,6 +60,9 @@ func TestDecideToken(t *testing.T) {
 		{desc: "other ServiceAccount namespace", stored: stored(func(s *storedKubeconfig) {
 			s.Token = fakeToken(t, issued, issued.Add(ttl), "other", "uid-1")
 		}), reason: "another ServiceAccount"},
+		{desc: "the shared ServiceAccount of an older setup-member", stored: stored(func(s *storedKubeconfig) {
+			s.Token = fakeTokenFor(t, issued, issued.Add(ttl), "keda", LegacyServiceAccountName, "uid-1")
+		}), reason: "another ServiceAccount"},
 		{desc: "recreated ServiceAccount", stored: stored(func(s *storedKubeconfig) {
 			s.Token = fakeToken(t, issued, issued.Add(ttl), "keda", "uid-0")
 		}), reason: "recreated"},
@@ -72,7 +79,7 @@ func TestDecideToken(t *testing.T) {
 			if tc.now.IsZero() {
 				tc.now = now
 			}
-			keep, reason, claims := decideToken(tc.stored, access, "keda", "uid-1", tc.saCreated, tc.ttl, tc.now)
+			keep, reason, claims := decideToken(tc.stored, access, "keda", "fleetscale-m-0123456789", "uid-1", tc.saCreated, tc.ttl, tc.now)
 			if keep != tc.keep || !strings.Contains(reason, tc.reason) {
 				t.Fatalf("keep=%v reason=%q, want keep=%v reason ~%q", keep, reason, tc.keep, tc.reason)
 			}
