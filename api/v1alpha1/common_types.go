@@ -1,6 +1,12 @@
 package v1alpha1
 
-import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
 
 // MemberClusterRef selects a registered member and its share.
 type MemberClusterRef struct {
@@ -37,21 +43,44 @@ func (m MemberClusterRef) TargetNamespaceOr(def string) string {
 	return m.TargetNamespace
 }
 
-// GoDuration is a duration in Go syntax ("90s", "1m30s").
+// GoDuration is a duration in Go syntax ("90s", "1m30s"). Go accepts numbers that overflow
+// its 64-bit nanoseconds (99999999999h) and any order of units; the second rule keeps every
+// value within about 260 years by bounding each unit once, in decreasing order (h ≤ 6 digits,
+// m ≤ 7, s ≤ 9, ms ≤ 12, us ≤ 15, ns ≤ 18), so a valid object always parses.
 // +kubebuilder:validation:Type=string
+// +kubebuilder:validation:MaxLength=64
 // +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+// +kubebuilder:validation:XValidation:rule=`self.matches('^([0-9]{1,6}([.][0-9]+)?h)?([0-9]{1,7}([.][0-9]+)?m)?([0-9]{1,9}([.][0-9]+)?s)?([0-9]{1,12}([.][0-9]+)?ms)?([0-9]{1,15}([.][0-9]+)?(us|µs))?([0-9]{1,18}([.][0-9]+)?ns)?$')`,message="must be a duration of at most 999999h with its units in decreasing order (h, m, s, ms, us, ns), each at most once, e.g. 90s or 1m30s"
 type GoDuration string
 
-// Duration parses d, returning def when d is empty or invalid (the schema rejects invalid values).
-func (d GoDuration) Duration(def metav1.Duration) metav1.Duration {
+// goDurationBounded is the schema's second rule, so code rejects what the schema rejects even
+// when an object predates it.
+var goDurationBounded = regexp.MustCompile(`^([0-9]{1,6}([.][0-9]+)?h)?([0-9]{1,7}([.][0-9]+)?m)?([0-9]{1,9}([.][0-9]+)?s)?([0-9]{1,12}([.][0-9]+)?ms)?([0-9]{1,15}([.][0-9]+)?(us|µs))?([0-9]{1,18}([.][0-9]+)?ns)?$`)
+
+// Parse returns the duration, def when d is empty, and an error for anything the schema
+// rejects or time.ParseDuration cannot read (never a silent default).
+func (d GoDuration) Parse(def time.Duration) (time.Duration, error) {
 	if d == "" {
+		return def, nil
+	}
+	if len(d) > 64 || !goDurationBounded.MatchString(string(d)) {
+		return 0, fmt.Errorf("duration %q must be at most 999999h with its units in decreasing order (h, m, s, ms, us, ns), each at most once, e.g. 90s or 1m30s", string(d))
+	}
+	out, err := time.ParseDuration(string(d))
+	if err != nil || out < 0 {
+		return 0, fmt.Errorf("duration %q is not a Go duration such as 90s or 1m30s", string(d))
+	}
+	return out, nil
+}
+
+// Duration parses d, returning def when d is empty or invalid. Call it only on values
+// Parse accepted (the controllers check every duration first and report a bad one).
+func (d GoDuration) Duration(def metav1.Duration) metav1.Duration {
+	out, err := d.Parse(def.Duration)
+	if err != nil {
 		return def
 	}
-	var out metav1.Duration
-	if err := out.UnmarshalJSON([]byte(`"` + string(d) + `"`)); err != nil {
-		return def
-	}
-	return out
+	return metav1.Duration{Duration: out}
 }
 
 // Condition types and reasons shared by DSO and DSJ.

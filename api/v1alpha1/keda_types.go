@@ -55,11 +55,17 @@ type ScaledObjectSpec struct {
 // ScaleTarget names the workload to scale (any kind with a /scale subresource).
 type ScaleTarget struct {
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
-	// APIVersion of the target, default apps/v1.
+	// APIVersion of the target, default apps/v1: "group/version", or "version" for the core
+	// group, as Kubernetes spells it (the group a DNS subdomain, the version a DNS label).
+	// +kubebuilder:validation:MaxLength=317
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[a-z]([-a-z0-9]*[a-z0-9])?$`
 	// +optional
 	APIVersion string `json:"apiVersion,omitempty"`
 	// Kind of the target, default Deployment.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z]([-A-Za-z0-9]*[A-Za-z0-9])?$`
 	// +optional
 	Kind string `json:"kind,omitempty"`
 	// +optional
@@ -80,6 +86,19 @@ type AdvancedConfig struct {
 
 // HorizontalPodAutoscalerConfig carries the HPA behavior that rate-limits the total.
 type HorizontalPodAutoscalerConfig struct {
+	// Behavior is validated as the HPA API validates it after its defaulting
+	// (pkg/apis/autoscaling/validation validateBehavior): a rules block may set only some
+	// fields (a missing policies list takes the defaults), but what it sets must be in range.
+	// +kubebuilder:validation:XValidation:rule="!has(self.scaleUp) || !has(self.scaleUp.stabilizationWindowSeconds) || (self.scaleUp.stabilizationWindowSeconds >= 0 && self.scaleUp.stabilizationWindowSeconds <= 3600)",message="behavior.scaleUp.stabilizationWindowSeconds must be between 0 and 3600"
+	// +kubebuilder:validation:XValidation:rule="!has(self.scaleDown) || !has(self.scaleDown.stabilizationWindowSeconds) || (self.scaleDown.stabilizationWindowSeconds >= 0 && self.scaleDown.stabilizationWindowSeconds <= 3600)",message="behavior.scaleDown.stabilizationWindowSeconds must be between 0 and 3600"
+	// +kubebuilder:validation:XValidation:rule="!has(self.scaleUp) || !has(self.scaleUp.selectPolicy) || self.scaleUp.selectPolicy in ['Max', 'Min', 'Disabled']",message="behavior.scaleUp.selectPolicy must be Max, Min or Disabled"
+	// +kubebuilder:validation:XValidation:rule="!has(self.scaleDown) || !has(self.scaleDown.selectPolicy) || self.scaleDown.selectPolicy in ['Max', 'Min', 'Disabled']",message="behavior.scaleDown.selectPolicy must be Max, Min or Disabled"
+	// +kubebuilder:validation:XValidation:rule="!has(self.scaleUp) || !has(self.scaleUp.policies) || size(self.scaleUp.policies) > 0",message="behavior.scaleUp.policies must list at least one policy when set (leave it out for the defaults)"
+	// +kubebuilder:validation:XValidation:rule="!has(self.scaleDown) || !has(self.scaleDown.policies) || size(self.scaleDown.policies) > 0",message="behavior.scaleDown.policies must list at least one policy when set (leave it out for the defaults)"
+	// +kubebuilder:validation:XValidation:rule="!has(self.scaleUp) || !has(self.scaleUp.policies) || self.scaleUp.policies.all(p, p.type in ['Pods', 'Percent'] && p.value > 0 && p.periodSeconds > 0 && p.periodSeconds <= 1800)",message="behavior.scaleUp.policies: type must be Pods or Percent, value greater than 0, periodSeconds between 1 and 1800"
+	// +kubebuilder:validation:XValidation:rule="!has(self.scaleDown) || !has(self.scaleDown.policies) || self.scaleDown.policies.all(p, p.type in ['Pods', 'Percent'] && p.value > 0 && p.periodSeconds > 0 && p.periodSeconds <= 1800)",message="behavior.scaleDown.policies: type must be Pods or Percent, value greater than 0, periodSeconds between 1 and 1800"
+	// +kubebuilder:validation:XValidation:rule="!has(self.scaleUp) || !has(self.scaleUp.tolerance) || !string(self.scaleUp.tolerance).startsWith('-')",message="behavior.scaleUp.tolerance must not be negative"
+	// +kubebuilder:validation:XValidation:rule="!has(self.scaleDown) || !has(self.scaleDown.tolerance) || !string(self.scaleDown.tolerance).startsWith('-')",message="behavior.scaleDown.tolerance must not be negative"
 	// +optional
 	Behavior *autoscalingv2.HorizontalPodAutoscalerBehavior `json:"behavior,omitempty"`
 	// +optional
@@ -87,11 +106,19 @@ type HorizontalPodAutoscalerConfig struct {
 }
 
 // ScalingModifiers combines trigger values with a formula (expr-lang, as KEDA).
+// The target is carried in milli-units, like every metric the HPA reads: below 0.001 it would
+// round to zero, so it is refused rather than silently changed.
+// +kubebuilder:validation:XValidation:rule="!has(self.formula) || has(self.target)",message="scalingModifiers.target is required with a formula"
+// +kubebuilder:validation:XValidation:rule="!has(self.target) || (self.target.matches('^[+]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][-+]?[0-9]+)?$') && double(self.target) >= 0.001)",message="scalingModifiers.target must be a number of at least 0.001 (metrics are in milli-units; a smaller target rounds to 0)"
+// +kubebuilder:validation:XValidation:rule="!has(self.activationTarget) || self.activationTarget.matches('^[-+]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][-+]?[0-9]+)?$')",message="scalingModifiers.activationTarget must be a number"
 type ScalingModifiers struct {
+	// +kubebuilder:validation:MaxLength=4096
 	// +optional
 	Formula string `json:"formula,omitempty"`
+	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	Target string `json:"target,omitempty"`
+	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	ActivationTarget string `json:"activationTarget,omitempty"`
 	// +kubebuilder:validation:Enum=AverageValue;Value

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -37,4 +38,56 @@ func TestGoDuration(t *testing.T) {
 			t.Errorf("GoDuration(%q) = %v, want %v", in, got, want)
 		}
 	}
+}
+
+func TestGoDurationParse(t *testing.T) {
+	for _, tc := range []struct {
+		in      GoDuration
+		want    time.Duration
+		wantErr string
+	}{
+		{in: "", want: time.Minute},
+		{in: "1m30s", want: 90 * time.Second},
+		{in: "0.5s", want: 500 * time.Millisecond},
+		{in: "1h2m3s4ms5us6ns", want: time.Hour + 2*time.Minute + 3*time.Second + 4*time.Millisecond + 5*time.Microsecond + 6},
+		{in: "999999h", want: 999999 * time.Hour},
+		{in: "99999999999h", wantErr: `duration "99999999999h" must be at most 999999h`},
+		{in: "9999999999s", wantErr: "must be at most 999999h"},
+		{in: "30s1m", wantErr: "units in decreasing order"},
+		{in: "1m1m", wantErr: "each at most once"},
+		{in: "bogus", wantErr: "must be at most"},
+		{in: "-1s", wantErr: "must be at most"},
+	} {
+		got, err := tc.in.Parse(time.Minute)
+		switch {
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("Parse(%q) = %v, %v; want an error containing %q", tc.in, got, err, tc.wantErr)
+		case tc.wantErr == "" && (err != nil || got != tc.want):
+			t.Errorf("Parse(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// FuzzGoDurationParse: whatever the string, Parse either refuses it or returns what
+// time.ParseDuration returns, never negative; the bounded form never overflows.
+func FuzzGoDurationParse(f *testing.F) {
+	for _, s := range []string{"90s", "1m30s", "999999h59m", "99999999999h", "1.5h", "0ns", "1µs", "9.9999999999999999999h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := GoDuration(s).Parse(time.Minute)
+		if err != nil {
+			return
+		}
+		if s == "" {
+			if got != time.Minute {
+				t.Fatalf("empty gave %v", got)
+			}
+			return
+		}
+		want, perr := time.ParseDuration(s)
+		if perr != nil || got != want || got < 0 {
+			t.Fatalf("Parse(%q) = %v, ParseDuration = %v, %v", s, got, want, perr)
+		}
+	})
 }

@@ -442,14 +442,19 @@ func resolveSpec(in ScaledObjectInput) (soSpec, error) {
 		}
 		spec.modifiers = mods
 	}
+	if err := validateBehavior(in.Behavior); err != nil {
+		return spec, err
+	}
 	spec.behavior = resolveBehavior(pausedBehavior(in.Behavior, in.Pause))
 	return spec, nil
 }
 
 func resolveModifiers(m ScalingModifiers, triggerNames []string) (*modifiersSpec, error) {
+	// The HPA reads metrics in milli-units: a target below 0.001 would round to 0 (a
+	// division by zero in the replica math), so it is refused rather than changed.
 	target, err := strconv.ParseFloat(m.Target, 64)
-	if err != nil || !(target > 0) || math.IsInf(target, 0) {
-		return nil, fmt.Errorf("%w: scalingModifiers.target %q must be a number > 0", ErrInvalidSpec, m.Target)
+	if err != nil || !(target >= 0.001) || math.IsInf(target, 0) {
+		return nil, fmt.Errorf("%w: scalingModifiers.target %q must be a number of at least 0.001 (metrics are in milli-units; a smaller target rounds to 0)", ErrInvalidSpec, m.Target)
 	}
 	activation := 0.0
 	if m.ActivationTarget != "" {

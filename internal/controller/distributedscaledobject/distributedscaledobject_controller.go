@@ -70,6 +70,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		retErr = errors.Join(retErr, r.patchStatus(ctx, s))
 	}()
 
+	if problem := specProblem(&dso); problem != "" {
+		// Nothing can be read or written for a target that cannot be named: report it and
+		// leave members and the rest of status as they are until the spec changes.
+		s.setInvalidSpec(problem)
+		r.emitInvalidSpec(s)
+		return reconcile.Result{}, nil
+	}
 	r.observeMembers(ctx, s)
 	if len(s.waitingFor) > 0 {
 		// A total computed while a member's replicas are unknown would count them as 0 and

@@ -53,7 +53,7 @@ func (s *scope) summarize() {
 			healthy++
 		}
 		if !mv.result.Excluded {
-			current += ms.CurrentReplicas
+			current = autoscaling.SumReplicas(current, ms.CurrentReplicas)
 		}
 		if st.Selector == "" && mv.selector != "" {
 			st.Selector = mv.selector
@@ -69,6 +69,13 @@ func (s *scope) summarize() {
 		MembersCount:  fmt.Sprintf("%d/%d", healthy, len(s.members)),
 	}
 	s.setConditions()
+}
+
+// setInvalidSpec reports a spec that cannot be evaluated at all; the rest of status stays.
+func (s *scope) setInvalidSpec(problem string) {
+	s.specError = problem
+	meta.SetStatusCondition(&s.dso.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionReady,
+		Status: metav1.ConditionFalse, Reason: ReasonInvalidSpec, ObservedGeneration: s.dso.Generation, Message: problem})
 }
 
 // setWaiting reports that the first evaluation waits for members to be read. Once a DSO

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/distribution"
 	"github.com/fleetscale/fleetscale/internal/metrics"
 )
@@ -20,7 +21,21 @@ const (
 	EventMemberRecovered = "MemberRecovered"
 	EventTriggerError    = "TriggerError"
 	EventScaleFailed     = "ScaleFailed"
+	EventInvalidSpec     = "InvalidSpec"
 )
+
+// emitInvalidSpec records a spec error once, when it first appears or changes.
+func (r *Reconciler) emitInvalidSpec(s *scope) {
+	if r.Recorder == nil || s.specError == "" {
+		return
+	}
+	for _, c := range s.prev.Conditions {
+		if c.Type == v1alpha1.ConditionReady && c.Reason == ReasonInvalidSpec && c.Message == s.specError {
+			return
+		}
+	}
+	r.Recorder.Eventf(s.dso, nil, corev1.EventTypeWarning, EventInvalidSpec, "Evaluate", "%s", s.specError)
+}
 
 // emitEvents records what changed in this evaluation, comparing with the status as read.
 func (r *Reconciler) emitEvents(s *scope) {
@@ -60,6 +75,7 @@ func (r *Reconciler) emitEvents(s *scope) {
 	for name, e := range s.applyErrors {
 		r.Recorder.Eventf(dso, nil, corev1.EventTypeWarning, EventScaleFailed, "Scale", "Member %s: %s", name, e)
 	}
+	r.emitInvalidSpec(s)
 }
 
 func shares(s *scope) string {

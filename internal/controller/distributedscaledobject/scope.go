@@ -1,9 +1,12 @@
 package distributedscaledobject
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/autoscaling"
@@ -63,6 +66,34 @@ func newScope(dso *v1alpha1.DistributedScaledObject, now time.Time) *scope {
 	return &scope{dso: dso, now: now, orig: dso.DeepCopy(), prev: *dso.Status.DeepCopy(), applyErrors: map[string]string{}}
 }
 
+// specProblem reports what makes the spec unusable before any member is read: a target
+// apiVersion or kind that does not parse (it must never fall back to apps/v1 Deployment) and a
+// duration the schema should have refused. The CRD rejects both at apply time; this covers
+// objects stored before those rules.
+func specProblem(dso *v1alpha1.DistributedScaledObject) string {
+	var problems []string
+	if ref := dso.Spec.ScaledObjectSpec.ScaleTargetRef; ref != nil {
+		if ref.APIVersion != "" {
+			gv, err := schema.ParseGroupVersion(ref.APIVersion)
+			if err != nil || gv.String() != ref.APIVersion || len(validation.IsDNS1035Label(gv.Version)) > 0 ||
+				(gv.Group != "" && len(validation.IsDNS1123Subdomain(gv.Group)) > 0) {
+				problems = append(problems, fmt.Sprintf("scaleTargetRef.apiVersion %q is not group/version (or version for the core group)", ref.APIVersion))
+			}
+		}
+		if ref.Kind != "" && len(validation.IsDNS1035Label(strings.ToLower(ref.Kind))) > 0 {
+			problems = append(problems, fmt.Sprintf("scaleTargetRef.kind %q is not a kind name", ref.Kind))
+		}
+	}
+	if rp := dso.Spec.RebalancingPolicy; rp != nil {
+		if _, err := rp.GracePeriod.Parse(time.Minute); err != nil {
+			problems = append(problems, "rebalancingPolicy.gracePeriod: "+err.Error())
+		}
+	}
+	return strings.Join(problems, "; ")
+}
+
+// targetGVK is the target's kind, apps/v1 Deployment by default; call it on a spec that
+// specProblem accepted.
 func targetGVK(dso *v1alpha1.DistributedScaledObject) schema.GroupVersionKind {
 	ref := dso.Spec.ScaledObjectSpec.ScaleTargetRef
 	apiVersion, kind := "apps/v1", "Deployment"

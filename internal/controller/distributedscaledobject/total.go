@@ -20,11 +20,12 @@ import (
 // starts from what runs.
 func (r *Reconciler) evaluateTotal(ctx context.Context, s *scope) {
 	spec := s.dso.Spec.ScaledObjectSpec
+	// Summed in int64 and saturated: members of up to 2³¹−1 replicas each never wrap.
 	var current, ready int32
 	for _, mv := range s.members {
 		if !mv.prevExcluded {
-			current += mv.current
-			ready += mv.ready
+			current = autoscaling.SumReplicas(current, mv.current)
+			ready = autoscaling.SumReplicas(ready, mv.ready)
 		}
 	}
 	s.prevTotal = current
