@@ -101,6 +101,9 @@ type Input struct {
 	RRState map[string]int64
 	// Paused: stuck Jobs are not re-created (the caller places no new Jobs either).
 	Paused bool
+	// MaxFailovers bounds the failover copies of one evaluation (0: no bound); the other stuck
+	// Jobs wait for the next one (Plan.DeferredFailovers), oldest first as always.
+	MaxFailovers int
 }
 
 // DeletionReason says why a Job is deleted.
@@ -129,6 +132,9 @@ type Failover struct {
 type Plan struct {
 	Deletions []Deletion
 	Failovers []Failover
+	// DeferredFailovers counts the stuck Jobs that Input.MaxFailovers left for the next
+	// evaluation.
+	DeferredFailovers int
 	// Taints is every member's taint after this evaluation.
 	Taints map[string]Taint
 	// Counts is every member's Jobs after the deletions of this plan (not counting the
@@ -190,7 +196,7 @@ func Evaluate(in Input) *Plan {
 	trimHistory(all, Succeeded, pol.SuccessfulJobsHistoryLimit, &d)
 	trimHistory(all, Failed, pol.FailedJobsHistoryLimit, &d)
 	if !in.Paused {
-		p.failover(all, copies, pol, &d)
+		p.failover(all, copies, pol, in.MaxFailovers, &d)
 	}
 	p.Deletions = d.list
 	p.count(all, pol, &d)
@@ -270,7 +276,7 @@ func trimHistory(all []Job, result Result, limit int32, d *deleter) {
 // taints the source's member once per failover.
 // Even with immediateSourceCleanup the source is not deleted here but by the next evaluation,
 // which sees the copy: a source is never deleted before its copy exists.
-func (p *Plan) failover(all []Job, copies map[string]int, pol Policy, d *deleter) {
+func (p *Plan) failover(all []Job, copies map[string]int, pol Policy, maxFailovers int, d *deleter) {
 	var stuck []Job
 	for _, j := range all {
 		if j.Live() && j.Pending && !d.gone(j) && copies[j.Key()] == 0 && !p.now.Before(j.stuckAt(pol.GracePeriod)) {
@@ -286,7 +292,11 @@ func (p *Plan) failover(all []Job, copies map[string]int, pol Policy, d *deleter
 	for _, j := range stuck {
 		failing = append(failing, j.Member)
 	}
-	for _, j := range stuck {
+	for i, j := range stuck {
+		if maxFailovers > 0 && len(p.Failovers) >= maxFailovers {
+			p.DeferredFailovers = len(stuck) - i
+			break
+		}
 		picks := p.place(1, append([]string{memberOf(j.FailoverOf)}, failing...)...)
 		if len(picks) == 0 {
 			continue
@@ -356,7 +366,9 @@ func requeueAfter(all []Job, copies map[string]int, taints map[string]Taint, pol
 
 // Place picks a member for each of n new Jobs by smooth weighted round-robin over the members
 // that are observed and not tainted after this evaluation, continuing the state after the
-// failover picks. It returns fewer than n names (none) when no member can take Jobs.
+// failover picks. It returns fewer than n names (none) when no member can take Jobs. Its time
+// and memory are linear in n: the caller bounds n (the controller's Jobs-per-evaluation cap),
+// never maxReplicaCount.
 func (p *Plan) Place(n int) []string { return p.place(n) }
 
 func (p *Plan) place(n int, exclude ...string) []string {

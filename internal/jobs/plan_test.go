@@ -361,3 +361,21 @@ func TestPlaceContinuesRoundRobin(t *testing.T) {
 		t.Errorf("no members: placed %v", got)
 	}
 }
+
+// MaxFailovers bounds the copies of one evaluation, oldest stuck Jobs first; the rest wait.
+func TestEvaluateMaxFailovers(t *testing.T) {
+	in := Input{Now: at(100), Members: observed(m1, m2), Policy: policy(), MaxFailovers: 2, Jobs: []Job{
+		j(m1, "c", 0, pendingSince(3)), j(m1, "a", 0, pendingSince(1)), j(m1, "b", 0, pendingSince(2)),
+	}}
+	p := Evaluate(in)
+	if got := failovers(p); got != "k3d-member-1/a->k3d-member-2 k3d-member-1/b->k3d-member-2" {
+		t.Fatalf("failovers %q", got)
+	}
+	if p.DeferredFailovers != 1 {
+		t.Fatalf("deferred %d", p.DeferredFailovers)
+	}
+	in.MaxFailovers = 0
+	if p := Evaluate(in); len(p.Failovers) != 3 || p.DeferredFailovers != 0 {
+		t.Fatalf("unbounded: %q, deferred %d", failovers(p), p.DeferredFailovers)
+	}
+}

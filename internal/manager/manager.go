@@ -38,6 +38,8 @@ type Options struct {
 	MemberCallTimeout      time.Duration
 	HPASyncPeriod          time.Duration
 	ExternalScalerAddress  string
+	// MaxJobsPerEvaluation caps the Jobs one DSJ evaluation creates (0: the default, 100).
+	MaxJobsPerEvaluation int
 }
 
 // BindFlags registers the options on fs with their defaults.
@@ -51,6 +53,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.MemberCallTimeout, "member-call-timeout", 5*time.Second, "Bound on any other call into a member")
 	fs.StringVar(&o.ExternalScalerAddress, "external-scaler-address", "", "host:port of a server speaking KEDA's external-scaler gRPC protocol (fleetscale-keda-scalers) that evaluates trigger types the hub does not implement; empty: such triggers are reported as unsupported")
 	fs.DurationVar(&o.HPASyncPeriod, "hpa-sync-period", 15*time.Second, "Re-evaluation period while a rate limit holds the total back (the HPA's sync period)")
+	fs.IntVar(&o.MaxJobsPerEvaluation, "max-jobs-per-evaluation", distributedscaledjob.DefaultMaxJobsPerEvaluation, "Most Jobs one evaluation of one DistributedScaledJob creates, failover copies included; the rest follow in the next evaluations, a second apart")
 }
 
 // Scheme has the hub's and members' types.
@@ -110,7 +113,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	if err := (&distributedscaledjob.Reconciler{
 		Client: mgr.GetClient(), Registry: registry, Recorder: mgr.GetEventRecorder("fleetscale-controller"),
-		Namespace: o.Namespace, Metrics: recorder, Scalers: triggers,
+		Namespace: o.Namespace, Metrics: recorder, Scalers: triggers, MaxJobsPerEvaluation: o.MaxJobsPerEvaluation,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("distributedscaledjob controller: %w", err)
 	}

@@ -99,6 +99,7 @@ app.kubernetes.io/component: keda-scalers
 - --member-probe-timeout={{ .Values.memberProbe.timeout }}
 - --member-call-timeout={{ .Values.memberCallTimeout }}
 - --hpa-sync-period={{ .Values.hpaSyncPeriod }}
+- --max-jobs-per-evaluation={{ .Values.maxJobsPerEvaluation }}
 - --zap-log-level={{ .Values.logLevel }}
 {{- if .Values.kedaScalers.enabled }}
 - --external-scaler-address={{ include "fleetscale.externalScalerAddress" . }}

@@ -45,6 +45,10 @@ type Reconciler struct {
 	// Jobs caches the DSJs' Jobs and pods in the members (label jobs.LabelDSJUID);
 	// SetupWithManager makes one when nil.
 	Jobs *member.JobWatcher
+	// MaxJobsPerEvaluation caps the Jobs (failover copies included) one evaluation of one DSJ
+	// creates; the rest follow in the next evaluations, a second apart (0:
+	// DefaultMaxJobsPerEvaluation).
+	MaxJobsPerEvaluation int
 
 	expect *expectations
 }

@@ -30,6 +30,11 @@ const (
 
 const notPlacedNote = "not created: no member is healthy and untainted"
 
+// cappedNote says that the per-evaluation cap left Jobs for the next evaluations.
+func cappedNote(s *scope) string {
+	return fmt.Sprintf("%d more Job(s) to create: at most %d are created per evaluation (--max-jobs-per-evaluation), the rest in the next evaluations", s.deferred, s.maxJobs)
+}
+
 // summarize turns what the scope observed, decided and did into status. Pure: no I/O.
 func (s *scope) summarize() {
 	st := &s.dsj.Status
@@ -44,7 +49,7 @@ func (s *scope) summarize() {
 	}
 	running, pending := s.runningJobs()
 	st.RunningJobs, st.PendingJobs = running, pending
-	st.DesiredJobs = running + s.createdCount()
+	st.DesiredJobs = autoscaling.SumReplicas(running, s.createdCount())
 	st.Selector = jobs.Selector(s.dsj.UID).String()
 	st.Print = v1alpha1.JobPrintStatus{
 		Jobs:         fmt.Sprintf("%d/%d", st.RunningJobs, st.DesiredJobs),
@@ -145,6 +150,9 @@ func (s *scope) setConditions() {
 		}
 		if s.unplaced > 0 {
 			notes = append(notes, fmt.Sprintf("%d Job(s) %s", s.unplaced, notPlacedNote))
+		}
+		if s.deferred > 0 {
+			notes = append(notes, cappedNote(s))
 		}
 		if len(notes) > 0 {
 			ready.Message = strings.Join(notes, "; ")

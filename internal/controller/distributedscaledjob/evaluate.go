@@ -24,7 +24,8 @@ func (r *Reconciler) evaluate(ctx context.Context, s *scope) {
 		s.specError = "scaledJobSpec.jobTargetRef is required"
 		return
 	}
-	in := jobs.Input{Now: s.now, Policy: s.policy, RRState: s.prev.RoundRobinWeights, Paused: s.paused}
+	s.maxJobs = r.maxJobsPerEvaluation()
+	in := jobs.Input{Now: s.now, Policy: s.policy, RRState: s.prev.RoundRobinWeights, Paused: s.paused, MaxFailovers: s.maxJobs}
 	for _, mv := range s.members {
 		in.Members = append(in.Members, s.planMember(mv))
 		in.Jobs = append(in.Jobs, mv.jobs...)
@@ -51,9 +52,27 @@ func (r *Reconciler) evaluate(ctx context.Context, s *scope) {
 	if s.specError != "" {
 		return
 	}
-	n := int(s.decision.JobsToCreate)
-	s.placements = s.plan.Place(n)
-	s.unplaced = n - len(s.placements)
+	// However many Jobs the triggers ask for (maxReplicaCount may be 2³¹−1), one evaluation
+	// creates at most maxJobs, failover copies included, so the controller's memory and time
+	// per evaluation never depend on the spec; the rest are created by the next evaluations.
+	n := s.decision.JobsToCreate
+	if room := int64(s.maxJobs - len(s.plan.Failovers)); n > room {
+		s.deferred = n - max(room, 0)
+		n = max(room, 0)
+	}
+	s.deferred += int64(s.plan.DeferredFailovers)
+	s.placements = s.plan.Place(int(n))
+	s.unplaced = int(n) - len(s.placements)
+}
+
+// DefaultMaxJobsPerEvaluation is the Jobs-per-evaluation cap when the Reconciler sets none.
+const DefaultMaxJobsPerEvaluation = 100
+
+func (r *Reconciler) maxJobsPerEvaluation() int {
+	if r.MaxJobsPerEvaluation > 0 {
+		return r.MaxJobsPerEvaluation
+	}
+	return DefaultMaxJobsPerEvaluation
 }
 
 // readTriggers builds and reads every trigger. A trigger that cannot be built or read becomes

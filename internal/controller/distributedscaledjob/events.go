@@ -25,6 +25,7 @@ const (
 	EventTriggerError         = "TriggerError"
 	EventJobOperationFailed   = "JobOperationFailed"
 	EventStrategyNotSupported = "StrategyNotSupported"
+	EventInvalidSpec          = "InvalidSpec"
 )
 
 // emitEvents records what changed in this evaluation, comparing with the status as read.
@@ -34,8 +35,15 @@ func (r *Reconciler) emitEvents(s *scope) {
 	}
 	dsj := s.dsj
 	if n := s.newJobsCount(); n > 0 {
+		capped := ""
+		if s.deferred > 0 {
+			capped = "; " + cappedNote(s)
+		}
 		r.Recorder.Eventf(dsj, nil, corev1.EventTypeNormal, EventJobsCreated, "Create",
-			"Created %d Job(s): %s; %s", n, perMember(s.created), s.decision.Reason)
+			"Created %d Job(s): %s; %s%s", n, perMember(s.created), s.decision.Reason, capped)
+	}
+	if s.specError != "" && readyMessage(s.prev) != s.specError {
+		r.Recorder.Eventf(dsj, nil, corev1.EventTypeWarning, EventInvalidSpec, "Evaluate", "%s", s.specError)
 	}
 	for _, f := range s.failedOver {
 		r.Recorder.Eventf(dsj, nil, corev1.EventTypeWarning, EventFailedOver, "Failover",

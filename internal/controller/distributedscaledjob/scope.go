@@ -1,6 +1,8 @@
 package distributedscaledjob
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -49,6 +51,10 @@ type scope struct {
 	// placements is the member of each new Job; unplaced counts those no member could take.
 	placements []string
 	unplaced   int
+	// deferred counts the Jobs (new ones and failover copies) beyond the per-evaluation cap,
+	// left for the next evaluations; maxJobs is that cap.
+	deferred int64
+	maxJobs  int
 
 	// What apply did.
 	created     map[string]int
@@ -80,22 +86,46 @@ type memberView struct {
 }
 
 func newScope(dsj *v1alpha1.DistributedScaledJob, now time.Time) *scope {
-	return &scope{
+	policy, err := policyOf(dsj)
+	s := &scope{
 		dsj: dsj, now: now, orig: dsj.DeepCopy(), prev: *dsj.Status.DeepCopy(),
 		id:     jobs.Identity{UID: dsj.UID, Namespace: dsj.Namespace, Name: dsj.Name},
-		policy: policyOf(dsj), paused: jobs.Paused(dsj.Annotations),
+		policy: policy, paused: jobs.Paused(dsj.Annotations),
 		created: map[string]int{}, applyErrors: map[string][]string{},
 	}
+	if err != nil {
+		// The defaults stand in for the plan's bookkeeping; nothing is created (frozen).
+		s.specError = err.Error()
+	}
+	return s
 }
 
-// policyOf reads the failover policy, rollout and history limits, with the API's defaults.
-func policyOf(dsj *v1alpha1.DistributedScaledJob) jobs.Policy {
+// policyOf reads the failover policy, rollout and history limits, with the API's defaults. A
+// duration the schema should have refused is an error, never a silent default.
+func policyOf(dsj *v1alpha1.DistributedScaledJob) (jobs.Policy, error) {
 	p := jobs.DefaultPolicy()
 	if cs := dsj.Spec.ClusterScheduling; cs != nil && cs.FailoverPolicy != nil {
 		fp := cs.FailoverPolicy
-		p.GracePeriod = fp.GracePeriod.Duration(metav1.Duration{Duration: p.GracePeriod}).Duration
-		p.SoftTaintDuration = fp.SoftTaintDuration.Duration(metav1.Duration{Duration: p.SoftTaintDuration}).Duration
-		p.HardTaintDuration = fp.HardTaintDuration.Duration(metav1.Duration{Duration: p.HardTaintDuration}).Duration
+		var errs []error
+		for _, d := range []struct {
+			field string
+			value v1alpha1.GoDuration
+			to    *time.Duration
+		}{
+			{"gracePeriod", fp.GracePeriod, &p.GracePeriod},
+			{"softTaintDuration", fp.SoftTaintDuration, &p.SoftTaintDuration},
+			{"hardTaintDuration", fp.HardTaintDuration, &p.HardTaintDuration},
+		} {
+			v, err := d.value.Parse(*d.to)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("clusterScheduling.failoverPolicy.%s: %w", d.field, err))
+				continue
+			}
+			*d.to = v
+		}
+		if len(errs) > 0 {
+			return jobs.DefaultPolicy(), errors.Join(errs...)
+		}
 		if fp.DuplicationPolicy != "" {
 			p.Duplication = jobs.Duplication(fp.DuplicationPolicy)
 		}
@@ -108,7 +138,7 @@ func policyOf(dsj *v1alpha1.DistributedScaledJob) jobs.Policy {
 	if sj.FailedJobsHistoryLimit != nil {
 		p.FailedJobsHistoryLimit = *sj.FailedJobsHistoryLimit
 	}
-	return p
+	return p, nil
 }
 
 // rolloutPropagation is how outdated Jobs are deleted (rollout.propagationPolicy, default
@@ -139,6 +169,10 @@ func pollingInterval(dsj *v1alpha1.DistributedScaledJob) time.Duration {
 // a pending Job becoming stuck, a taint ending.
 func (s *scope) requeueAfter() time.Duration {
 	next := pollingInterval(s.dsj)
+	if s.deferred > 0 && capRequeue < next {
+		// The cap left Jobs for later: come back soon, not after the polling interval.
+		next = capRequeue
+	}
 	if s.plan != nil && s.plan.RequeueAfter > 0 && s.plan.RequeueAfter < next {
 		next = s.plan.RequeueAfter
 	}
@@ -155,26 +189,33 @@ func (s *scope) frozen() bool {
 	return s.specError != "" || s.decision.Ready.Status == metav1.ConditionFalse
 }
 
-// runningJobs is the fleet's live Jobs before the creations of this evaluation.
+// capRequeue is how soon an evaluation that hit the Jobs-per-evaluation cap comes back.
+const capRequeue = time.Second
+
+// runningJobs is the fleet's live Jobs before the creations of this evaluation (sums in int64,
+// saturating at the int32 range of the status fields).
 func (s *scope) runningJobs() (running, pending int32) {
 	if s.plan == nil {
 		return s.prev.RunningJobs, s.prev.PendingJobs
 	}
+	var r, p int64
 	for _, c := range s.plan.Counts {
-		running += c.Running
-		pending += c.Pending
+		r += int64(c.Running)
+		p += int64(c.Pending)
 	}
-	return running, pending
+	return autoscaling.ClampReplicas(r), autoscaling.ClampReplicas(p)
 }
 
 // createdCount is how many Jobs this evaluation created, failover copies included.
-func (s *scope) createdCount() int32 { return int32(len(s.failedOver)) + s.newJobsCount() }
+func (s *scope) createdCount() int32 {
+	return autoscaling.SumReplicas(autoscaling.ClampReplicas(int64(len(s.failedOver))), s.newJobsCount())
+}
 
 // newJobsCount is how many Jobs this evaluation created for the triggers.
 func (s *scope) newJobsCount() int32 {
-	var n int32
+	var n int64
 	for _, c := range s.created {
-		n += int32(c)
+		n += int64(c)
 	}
-	return n
+	return autoscaling.ClampReplicas(n)
 }

@@ -1,6 +1,7 @@
 package distributedscaledjob
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -57,10 +58,20 @@ func TestPolicyOf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, policyOf(&v1alpha1.DistributedScaledJob{Spec: tt.spec})); diff != "" {
+			got, err := policyOf(&v1alpha1.DistributedScaledJob{Spec: tt.spec})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("policyOf (-want +got):\n%s", diff)
 			}
 		})
+	}
+	// An overflowing duration is an error naming the field, not a silent default.
+	_, err := policyOf(&v1alpha1.DistributedScaledJob{Spec: v1alpha1.DistributedScaledJobSpec{ClusterScheduling: &v1alpha1.ClusterScheduling{
+		FailoverPolicy: &v1alpha1.FailoverPolicy{GracePeriod: "99999999999h", HardTaintDuration: "5m"}}}})
+	if err == nil || !strings.Contains(err.Error(), `clusterScheduling.failoverPolicy.gracePeriod: duration "99999999999h" must be at most 999999h`) {
+		t.Errorf("overflowing gracePeriod: %v", err)
 	}
 }
 
