@@ -9,8 +9,10 @@ K8S_BINS ?= $(shell hack/k8s-bins.sh --print-dir)
 export FLEETSCALE_K8S_BINS := $(K8S_BINS)
 # Test timeout for the packages that start real clusters.
 TEST_TIMEOUT ?= 60m
+# How long `make fuzz` runs each fuzz target.
+FUZZTIME ?= 30s
 
-.PHONY: all build generate verify test test-unit test-integration bench k8s-bins dev-up dev-down demo fmt vet clean
+.PHONY: all build generate verify test test-unit test-integration bench fuzz k8s-bins dev-up dev-down demo fmt vet clean
 
 all: build
 
@@ -48,6 +50,15 @@ k8s-bins: ## Build kube-apiserver, controller-manager, scheduler, kubectl, etcd,
 test: k8s-bins build ## Everything: pure tests, integration on real control planes, e2e
 	$(GO) vet ./...
 	$(GO) test -p 1 -timeout $(TEST_TIMEOUT) -count=1 ./...
+
+fuzz: ## Every fuzz target for FUZZTIME each (their seed corpora run in make test as plain tests)
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do \
+	    echo "make fuzz: $$pkg $$t ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
 
 bench: k8s-bins ## Benchmarks (not part of make test)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...
