@@ -105,6 +105,12 @@ type DistributedScaledJobStatus struct {
 	// LastActiveTime is when a trigger was last active.
 	// +optional
 	LastActiveTime *metav1.Time `json:"lastActiveTime,omitempty"`
+	// CreationHeldUntil is set when an evaluation created as many Jobs as the controller's
+	// --max-jobs-per-evaluation allows and more were wanted: no new Jobs are created before
+	// then (a second later), whatever triggers the next evaluation, so the cap bounds the rate
+	// of creation too.
+	// +optional
+	CreationHeldUntil *metav1.Time `json:"creationHeldUntil,omitempty"`
 }
 
 // JobPrintStatus holds the strings kubectl prints.

@@ -55,10 +55,20 @@ func (r *Reconciler) evaluate(ctx context.Context, s *scope) {
 	// However many Jobs the triggers ask for (maxReplicaCount may be 2³¹−1), one evaluation
 	// creates at most maxJobs, failover copies included, so the controller's memory and time
 	// per evaluation never depend on the spec; the rest are created by the next evaluations.
+	// Jobs created by this evaluation fire events that start the next one at once: after a
+	// capped evaluation, status.creationHeldUntil keeps the next second free of creations, so
+	// the cap bounds the rate as well.
 	n := s.decision.JobsToCreate
-	if room := int64(s.maxJobs - len(s.plan.Failovers)); n > room {
+	st := &s.dsj.Status
+	switch room := int64(s.maxJobs - len(s.plan.Failovers)); {
+	case n > 0 && st.CreationHeldUntil != nil && s.now.Before(st.CreationHeldUntil.Time):
+		s.deferred, n = n, 0
+	case n > room:
 		s.deferred = n - max(room, 0)
 		n = max(room, 0)
+		st.CreationHeldUntil = &metav1.Time{Time: s.now.Add(capRequeue)}
+	default:
+		st.CreationHeldUntil = nil
 	}
 	s.deferred += int64(s.plan.DeferredFailovers)
 	s.placements = s.plan.Place(int(n))

@@ -169,9 +169,14 @@ func pollingInterval(dsj *v1alpha1.DistributedScaledJob) time.Duration {
 // a pending Job becoming stuck, a taint ending.
 func (s *scope) requeueAfter() time.Duration {
 	next := pollingInterval(s.dsj)
-	if s.deferred > 0 && capRequeue < next {
-		// The cap left Jobs for later: come back soon, not after the polling interval.
-		next = capRequeue
+	if s.deferred > 0 {
+		// The cap left Jobs for later: come back when creating is allowed again, not after
+		// the polling interval.
+		wait := capRequeue
+		if h := s.dsj.Status.CreationHeldUntil; h != nil && h.After(s.now) {
+			wait = h.Sub(s.now)
+		}
+		next = min(next, wait)
 	}
 	if s.plan != nil && s.plan.RequeueAfter > 0 && s.plan.RequeueAfter < next {
 		next = s.plan.RequeueAfter
