@@ -1,12 +1,15 @@
 package distributedscaledjob
 
 import (
+	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -342,5 +345,42 @@ func TestMayHoldJobs(t *testing.T) {
 		if got := mayHoldJobs(dsj, name); got != want {
 			t.Errorf("%s: %v, want %v", name, got, want)
 		}
+	}
+}
+
+// However many Jobs the spec asks for (here 2³¹−1), one evaluation places at most the cap;
+// after a capped evaluation the next second creates nothing, then the next batch follows.
+func TestEvaluateCapsJobsPerEvaluation(t *testing.T) {
+	r := &Reconciler{MaxJobsPerEvaluation: 10}
+	run := func(prev v1alpha1.DistributedScaledJobStatus, now time.Time) *scope {
+		dsj := &v1alpha1.DistributedScaledJob{ObjectMeta: metav1.ObjectMeta{Name: "huge", Namespace: "ns", UID: "uid-1"}, Status: prev}
+		dsj.Spec.ScaledJobSpec.MinReplicaCount = ptr.To[int32](math.MaxInt32)
+		dsj.Spec.ScaledJobSpec.MaxReplicaCount = ptr.To[int32](math.MaxInt32)
+		dsj.Spec.ScaledJobSpec.JobTargetRef = &batchv1.JobSpec{}
+		s := newScope(dsj, now)
+		s.members = []*memberView{{name: "m1", weight: 1, access: jobs.Observed}}
+		r.evaluate(context.Background(), s)
+		return s
+	}
+	s := run(v1alpha1.DistributedScaledJobStatus{}, t0)
+	if len(s.placements) != 10 || s.deferred != math.MaxInt32-10 {
+		t.Fatalf("first: %d placed, %d deferred", len(s.placements), s.deferred)
+	}
+	held := s.dsj.Status.CreationHeldUntil
+	if held == nil || !held.Time.Equal(t0.Add(time.Second)) || s.requeueAfter() != time.Second {
+		t.Fatalf("hold %v, requeue %v", held, s.requeueAfter())
+	}
+	if !strings.Contains(cappedNote(s), "2147483637 more Job(s) to create: at most 10 are created per evaluation") {
+		t.Fatalf("note %q", cappedNote(s))
+	}
+	// An evaluation started by the new Jobs' events, 300ms later: nothing.
+	s = run(s.dsj.Status, t0.Add(300*time.Millisecond))
+	if len(s.placements) != 0 || s.deferred != math.MaxInt32 || !s.dsj.Status.CreationHeldUntil.Equal(held) || s.requeueAfter() != 700*time.Millisecond {
+		t.Fatalf("held: %d placed, %d deferred, hold %v, requeue %v", len(s.placements), s.deferred, s.dsj.Status.CreationHeldUntil, s.requeueAfter())
+	}
+	// Once the hold is over, the next batch.
+	s = run(s.dsj.Status, t0.Add(time.Second))
+	if len(s.placements) != 10 {
+		t.Fatalf("after the hold: %d placed", len(s.placements))
 	}
 }
