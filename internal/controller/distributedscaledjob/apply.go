@@ -95,6 +95,12 @@ func (r *Reconciler) applyMember(ctx context.Context, s *scope, op *memberOps) m
 	var res memberResult
 	m, mv := op.mv.member, op.mv
 	for _, d := range op.deletions {
+		// A Job left in a namespace the DSJ may no longer act on (it moved, a policy was
+		// withdrawn) is not the DSJ's to delete any more.
+		if err := s.rules.TargetNamespace(d.Job.Namespace); err != nil {
+			res.errs = append(res.errs, fmt.Errorf("not deleting Job %s/%s (%s): %w", d.Job.Namespace, d.Job.Name, d.Reason, err))
+			continue
+		}
 		policy := metav1.DeletePropagationBackground
 		if d.Reason == jobs.ReasonRollout {
 			policy = rolloutPropagation(s.dsj)

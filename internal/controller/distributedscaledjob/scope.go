@@ -10,6 +10,7 @@ import (
 	"github.com/fleetscale/fleetscale/internal/autoscaling"
 	"github.com/fleetscale/fleetscale/internal/jobs"
 	"github.com/fleetscale/fleetscale/internal/member"
+	"github.com/fleetscale/fleetscale/internal/tenancy"
 )
 
 // Values of spec.clusterScheduling.strategy and spec.scaledJobSpec.rollout.
@@ -31,6 +32,8 @@ type scope struct {
 	id     jobs.Identity
 	policy jobs.Policy
 	paused bool
+	// rules are the TenantPolicies' say for the DSJ's namespace (set by admit).
+	rules *tenancy.Rules
 
 	members []*memberView
 	// waitingFor lists members whose Jobs are not known yet (first probe or first list).
