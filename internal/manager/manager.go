@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
@@ -25,6 +26,7 @@ import (
 	"github.com/fleetscale/fleetscale/internal/member"
 	"github.com/fleetscale/fleetscale/internal/metrics"
 	"github.com/fleetscale/fleetscale/internal/scalers"
+	"github.com/fleetscale/fleetscale/internal/tenancy"
 )
 
 // Options are the controller's flags.
@@ -38,6 +40,12 @@ type Options struct {
 	MemberCallTimeout      time.Duration
 	HPASyncPeriod          time.Duration
 	ExternalScalerAddress  string
+	// MetricsSecure serves /metrics over HTTPS, only to callers the hub's API authenticates
+	// (TokenReview) and authorises for GET /metrics (SubjectAccessReview).
+	MetricsSecure bool
+	// MetricsCertDir holds tls.crt and tls.key for the secure /metrics; empty or without
+	// them, a self-signed certificate is made in memory.
+	MetricsCertDir string
 }
 
 // BindFlags registers the options on fs with their defaults.
@@ -51,6 +59,21 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.MemberCallTimeout, "member-call-timeout", 5*time.Second, "Bound on any other call into a member")
 	fs.StringVar(&o.ExternalScalerAddress, "external-scaler-address", "", "host:port of a server speaking KEDA's external-scaler gRPC protocol (fleetscale-keda-scalers) that evaluates trigger types the hub does not implement; empty: such triggers are reported as unsupported")
 	fs.DurationVar(&o.HPASyncPeriod, "hpa-sync-period", 15*time.Second, "Re-evaluation period while a rate limit holds the total back (the HPA's sync period)")
+	fs.BoolVar(&o.MetricsSecure, "metrics-secure", false, "Serve /metrics over HTTPS to callers the hub authenticates and authorises for GET /metrics (needs RBAC to create tokenreviews and subjectaccessreviews); default plain HTTP")
+	fs.StringVar(&o.MetricsCertDir, "metrics-cert-dir", "", "Directory with tls.crt and tls.key for --metrics-secure (default: a self-signed certificate made in memory)")
+}
+
+// metricsOptions serves /metrics as the flags say: with --metrics-secure through
+// controller-runtime's secure serving, which authenticates and authorises every scrape
+// against the hub's API.
+func metricsOptions(o Options) metricsserver.Options {
+	m := metricsserver.Options{BindAddress: o.MetricsBindAddress}
+	if o.MetricsSecure {
+		m.SecureServing = true
+		m.FilterProvider = filters.WithAuthenticationAndAuthorization
+		m.CertDir = o.MetricsCertDir
+	}
+	return m
 }
 
 // Scheme has the hub's and members' types.
@@ -73,7 +96,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		// Status holds state that decisions rest on (shares, HPA history, original replicas):
 		// a reconcile must never read an older status than the one it just wrote.
 		Client:                  client.Options{Cache: &client.CacheOptions{EnableReadYourWritesConsistency: ptr.To(true)}},
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		Metrics:                 metricsOptions(o),
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        "fleetscale-controller.keda.kedify.io",
@@ -95,6 +118,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		CallTimeout:   o.MemberCallTimeout,
 		Scheme:        scheme,
 	})
+	// The hub admin's TenantPolicies, read from the manager's cache. (The lead wires it into
+	// triggers as scalers.Options.Policy too once that hook exists.)
+	policies := &tenancy.Checker{Reader: mgr.GetClient()}
 	if err := mgr.Add(registry); err != nil {
 		return fmt.Errorf("add registry: %w", err)
 	}
@@ -103,13 +129,13 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	if err := (&distributedscaledobject.Reconciler{
 		Client: mgr.GetClient(), Registry: registry, Recorder: mgr.GetEventRecorder("fleetscale-controller"),
-		Namespace: o.Namespace, SyncPeriod: o.HPASyncPeriod, Metrics: recorder, Scalers: triggers,
+		Namespace: o.Namespace, SyncPeriod: o.HPASyncPeriod, Metrics: recorder, Scalers: triggers, Tenancy: policies,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("distributedscaledobject controller: %w", err)
 	}
 	if err := (&distributedscaledjob.Reconciler{
 		Client: mgr.GetClient(), Registry: registry, Recorder: mgr.GetEventRecorder("fleetscale-controller"),
-		Namespace: o.Namespace, Metrics: recorder, Scalers: triggers,
+		Namespace: o.Namespace, Metrics: recorder, Scalers: triggers, Tenancy: policies,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("distributedscaledjob controller: %w", err)
 	}
