@@ -94,6 +94,12 @@ app.kubernetes.io/component: keda-scalers
 - --leader-elect
 {{- end }}
 - --metrics-bind-address=:8080
+{{- if .Values.metrics.secure }}
+- --metrics-secure
+{{- if .Values.metrics.certSecretName }}
+- --metrics-cert-dir=/etc/fleetscale/metrics-certs
+{{- end }}
+{{- end }}
 - --health-probe-bind-address=:8081
 - --member-probe-interval={{ .Values.memberProbe.interval }}
 - --member-probe-timeout={{ .Values.memberProbe.timeout }}
@@ -106,4 +112,9 @@ app.kubernetes.io/component: keda-scalers
 {{- with .Values.extraArgs }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* The metrics port's name says its protocol (service meshes read it). */}}
+{{- define "fleetscale.metricsPortName" -}}
+{{- if .Values.metrics.secure -}}https-metrics{{- else -}}http-metrics{{- end -}}
 {{- end -}}
