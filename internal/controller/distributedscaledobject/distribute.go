@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -52,6 +53,26 @@ func (r *Reconciler) distribute(s *scope) {
 	}
 }
 
+// persistShares writes the status, with the shares just decided, before apply scales any
+// member to them. Decisions rest on the stored shares while the total counts what members
+// run: a controller killed between the member writes and the status write (or a leader that
+// lost its lease there) would leave its successor counting the moved replicas twice (on the
+// member that got them and on the excluded one that still holds them in status), keeping that
+// total within the HPA's tolerance and taking the same step again (test/fault). Only when a
+// member is about to be written: a steady state costs no extra status write.
+func (r *Reconciler) persistShares(ctx context.Context, s *scope) error {
+	if s.frozen() || !slices.ContainsFunc(s.members, (*memberView).writePending) {
+		return nil
+	}
+	s.summarize()
+	return r.patchStatus(ctx, s)
+}
+
+// writePending: apply will write this member's share.
+func (mv *memberView) writePending() bool {
+	return mv.result.Apply && mv.observed && mv.current != mv.result.Desired
+}
+
 // apply writes each Ready member's share through its target's /scale, in parallel, only where
 // it differs. Every call is bounded by that member's timeout, so a hung member delays no other.
 // While the triggers are broken and no fallback applies, nothing is written: a trigger error
@@ -66,7 +87,7 @@ func (r *Reconciler) apply(ctx context.Context, s *scope) error {
 	var mu sync.Mutex
 	var errs []error
 	for _, mv := range s.members {
-		if !mv.result.Apply || !mv.observed || mv.current == mv.result.Desired {
+		if !mv.writePending() {
 			continue
 		}
 		m, ok := r.Registry.Get(mv.name)
