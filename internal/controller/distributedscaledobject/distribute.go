@@ -29,7 +29,7 @@ func (r *Reconciler) distribute(s *scope) {
 	policy.StabilizationPeriod = policy.GracePeriod
 	in := distribution.Input{Now: s.now, Total: s.total, Seed: string(s.dso.UID), Policy: policy}
 	if t := s.prev.LastRebalanceTime; t != nil {
-		in.LastStep = t.Time
+		in.LastStep = endOfSecond(t.Time)
 	}
 	target := s.dso.Spec.ScaledObjectSpec.ScaleTargetRef
 	kind := targetGVK(s.dso).Kind
@@ -39,7 +39,7 @@ func (r *Reconciler) distribute(s *scope) {
 		if prev, ok := s.prev.MemberClusterStatuses[mv.name]; ok {
 			mi.State, mi.Desired = distribution.State(prev.State), prev.DesiredReplicas
 			if prev.LastStatusChangeTime != nil {
-				mi.Since = prev.LastStatusChangeTime.Time
+				mi.Since = endOfSecond(prev.LastStatusChangeTime.Time)
 			}
 		}
 		in.Members = append(in.Members, mi)
@@ -48,9 +48,20 @@ func (r *Reconciler) distribute(s *scope) {
 	for i, mv := range s.members {
 		mv.result = s.split.Members[i]
 	}
-	if !s.split.LastStep.IsZero() {
+	if !s.split.LastStep.IsZero() && !s.split.LastStep.Equal(in.LastStep) {
 		s.dso.Status.LastRebalanceTime = &metav1.Time{Time: s.split.LastStep}
 	}
+}
+
+// endOfSecond reads back a time stored in status. metav1.Time keeps whole seconds, rounded
+// down, so a grace period, stabilisation period or step interval counted from it would end up
+// to 1s early; counted from the end of that second it lasts up to 1s longer instead, never
+// shorter: nothing moves inside a grace period (test/fault).
+func endOfSecond(t time.Time) time.Time {
+	if t.Nanosecond() != 0 {
+		return t
+	}
+	return t.Add(time.Second - time.Nanosecond)
 }
 
 // persistShares writes the status, with the shares just decided, before apply scales any
