@@ -46,6 +46,13 @@ type Options struct {
 	// MetricsCertDir holds tls.crt and tls.key for the secure /metrics; empty or without
 	// them, a self-signed certificate is made in memory.
 	MetricsCertDir string
+
+	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election (0: controller-runtime's
+	// 15s, 10s, 2s): how long a killed leader's lease blocks the standby, how long a leader keeps
+	// trying to renew before it gives up, and how often candidates retry.
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
 }
 
 // BindFlags registers the options on fs with their defaults.
@@ -54,6 +61,9 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint (0 disables)")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz (0 disables)")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "Elect a leader so only one replica acts")
+	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a standby waits before it takes over a lease its leader stopped renewing")
+	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader retries renewing its lease before it stops leading (less than the lease duration)")
+	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", 2*time.Second, "How often candidates try to acquire or renew the lease")
 	fs.DurationVar(&o.MemberProbeInterval, "member-probe-interval", 5*time.Second, "How often each member cluster is probed")
 	fs.DurationVar(&o.MemberProbeTimeout, "member-probe-timeout", 3*time.Second, "Bound on one member probe")
 	fs.DurationVar(&o.MemberCallTimeout, "member-call-timeout", 5*time.Second, "Bound on any other call into a member")
@@ -104,6 +114,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		// A replica that stops (rolling update) hands the lease over at once instead of
 		// leaving the fleet unscaled for the lease duration. Safe: Run returns right after.
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 positive(o.LeaseDuration),
+		RenewDeadline:                 positive(o.RenewDeadline),
+		RetryPeriod:                   positive(o.RetryPeriod),
 	})
 	if err != nil {
 		return fmt.Errorf("new manager: %w", err)
@@ -149,4 +162,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		return fmt.Errorf("manager: %w", err)
 	}
 	return nil
+}
+
+// positive is d, or nil (controller-runtime's default) when d is not set.
+func positive(d time.Duration) *time.Duration {
+	if d <= 0 {
+		return nil
+	}
+	return &d
 }

@@ -87,6 +87,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	}
 	r.evaluateTotal(ctx, s)
 	r.distribute(s)
+	if err := r.persistShares(ctx, s); err != nil {
+		return reconcile.Result{}, err
+	}
 	applyErr := r.apply(ctx, s)
 	mirrorErr := r.mirrorTotal(ctx, s)
 	s.summarize()
