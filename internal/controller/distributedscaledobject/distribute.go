@@ -40,6 +40,16 @@ func (r *Reconciler) distribute(s *scope) {
 			if prev.LastStatusChangeTime != nil {
 				mi.Since = prev.LastStatusChangeTime.Time
 			}
+			if prev.LastScalingProgressTime != nil {
+				mi.Progress = prev.LastScalingProgressTime.Time
+			}
+			if prev.ReadyReplicas != nil {
+				mi.LastReady, mi.LastReadyKnown = *prev.ReadyReplicas, true
+			}
+			mi.Capacity = prev.Capacity
+		}
+		if mv.observed && mv.targetExists {
+			mi.ReadyKnown, mi.Ready, mi.Current = mv.readyKnown, mv.ready, mv.current
 		}
 		in.Members = append(in.Members, mi)
 	}
@@ -66,7 +76,7 @@ func (r *Reconciler) apply(ctx context.Context, s *scope) error {
 	var mu sync.Mutex
 	var errs []error
 	for _, mv := range s.members {
-		if !mv.result.Apply || !mv.observed || mv.current == mv.result.Desired {
+		if !mv.result.Apply || !mv.observed || mv.current == mv.result.Write {
 			continue
 		}
 		m, ok := r.Registry.Get(mv.name)
@@ -76,7 +86,7 @@ func (r *Reconciler) apply(ctx context.Context, s *scope) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := m.SetReplicas(ctx, gvk, mv.namespace, name, mv.result.Desired)
+			err := m.SetReplicas(ctx, gvk, mv.namespace, name, mv.result.Write)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -84,7 +94,7 @@ func (r *Reconciler) apply(ctx context.Context, s *scope) error {
 				errs = append(errs, err)
 				return
 			}
-			mv.applied, mv.replicasAfter = true, mv.result.Desired
+			mv.applied, mv.replicasAfter = true, mv.result.Write
 		}()
 	}
 	wg.Wait()

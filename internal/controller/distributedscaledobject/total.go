@@ -22,10 +22,17 @@ func (r *Reconciler) evaluateTotal(ctx context.Context, s *scope) {
 	spec := s.dso.Spec.ScaledObjectSpec
 	var current, ready int32
 	for _, mv := range s.members {
-		if !mv.prevExcluded {
-			current += mv.current
-			ready += mv.ready
+		if mv.prevExcluded {
+			continue
 		}
+		c := mv.current
+		if prev := s.prev.MemberClusterStatuses[mv.name]; prev.Capacity != nil {
+			// A slow member is asked for a probe replica beyond its share; the total counts
+			// its share, or the probe would creep into the total.
+			c = min(c, prev.DesiredReplicas)
+		}
+		current += c
+		ready += mv.ready
 	}
 	s.prevTotal = current
 	if s.prev.LastEvaluationTime != nil {
@@ -47,6 +54,7 @@ func (r *Reconciler) evaluateTotal(ctx context.Context, s *scope) {
 		CooldownPeriod:        spec.CooldownPeriod,
 		InitialCooldownPeriod: spec.InitialCooldownPeriod,
 		Pause:                 pause,
+		ForceActivation:       autoscaling.ForceActivation(s.dso.Annotations),
 		CreationTime:          s.dso.CreationTimestamp.Time,
 		State:                 stateFromStatus(&s.prev),
 	}
