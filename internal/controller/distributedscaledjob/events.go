@@ -125,9 +125,10 @@ func describeDeletions(ds []jobs.Deletion) string {
 		by[d.Reason]++
 	}
 	words := map[jobs.DeletionReason]string{
-		jobs.ReasonRollout:     "outdated (rollout)",
-		jobs.ReasonHistory:     "finished beyond the history limits",
-		jobs.ReasonDuplication: "failover duplicate(s) (duplicationPolicy)",
+		jobs.ReasonRollout:       "outdated (rollout)",
+		jobs.ReasonHistory:       "finished beyond the history limits",
+		jobs.ReasonDuplication:   "failover duplicate(s) (duplicationPolicy)",
+		jobs.ReasonMemberRemoved: "in member(s) removed from the whitelist",
 	}
 	var parts []string
 	for reason, n := range by {
