@@ -217,3 +217,42 @@ func TestSplitCapped(t *testing.T) {
 		})
 	}
 }
+
+// splitCapped always places the whole total, never gives a capped member more than its cap
+// while an uncapped member exists, and never gives an uncapped member less than Split would.
+func FuzzSplitCapped(f *testing.F) {
+	f.Add([]byte{1, 1, 1, 0}, []byte{0xff, 2, 0xff, 0xff}, int32(12), "uid")
+	f.Add([]byte{3, 1, 0}, []byte{0, 0, 0xff}, int32(7), "x")
+	f.Fuzz(func(t *testing.T, weights, caps []byte, total int32, seed string) {
+		if len(weights) == 0 || len(weights) > 8 {
+			return
+		}
+		total = max(total, 0) % 500
+		var ms []Member
+		cm := map[string]int32{}
+		for i, w := range weights {
+			name := fmt.Sprintf("m%d", i)
+			ms = append(ms, Member{Name: name, Weight: int32(w % 5)})
+			if i < len(caps) && caps[i] != 0xff {
+				cm[name] = int32(caps[i] % 20)
+			}
+		}
+		got := splitCapped(total, ms, cm, seed)
+		plain := Split(total, ms, seed)
+		var sum int32
+		free := len(cm) < len(ms)
+		for _, m := range ms {
+			sum += got[m.Name]
+			c, capped := cm[m.Name]
+			if capped && free && got[m.Name] > max(c, plain[m.Name]) {
+				t.Fatalf("%s: %d above its cap %d: %v", m.Name, got[m.Name], c, got)
+			}
+			if !capped && got[m.Name] < plain[m.Name] {
+				t.Fatalf("%s uncapped got %d < %d: %v", m.Name, got[m.Name], plain[m.Name], got)
+			}
+		}
+		if sum != total {
+			t.Fatalf("Σ %d, want %d: %v", sum, total, got)
+		}
+	})
+}
