@@ -66,7 +66,12 @@ func (s *scope) summarize() {
 			healthy++
 		}
 		if !mv.result.Excluded {
-			current += ms.CurrentReplicas
+			// A slow member's probe replica is not part of the total (evaluateTotal).
+			c := ms.CurrentReplicas
+			if ms.Capacity != nil {
+				c = min(c, ms.DesiredReplicas)
+			}
+			current += c
 		}
 		if st.Selector == "" && mv.selector != "" {
 			st.Selector = mv.selector

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
@@ -106,7 +107,7 @@ func (r *Reconciler) observeMembers(ctx context.Context, s *scope) {
 			if t.Exists {
 				mv.current, mv.ready, mv.selector = t.Replicas, t.ReadyReplicas, t.Selector
 				mv.readyKnown = t.ReadyReplicasKnown
-				r.readyFromPods(ctx, m, mv)
+				r.readyFromPods(ctx, m, gvk, mv)
 			}
 		}()
 	}
@@ -118,13 +119,13 @@ func (r *Reconciler) observeMembers(ctx context.Context, s *scope) {
 	}
 }
 
-// readyFromPods counts the target's ready pods when its kind reports no ready count (or omits
-// it at 0, as a Deployment does): a target that reports neither stays unknown and is never
-// treated as slow.
-func (r *Reconciler) readyFromPods(ctx context.Context, m *member.Member, mv *memberView) {
+// readyFromPods completes the target's ready count when its status has none: apps/v1 kinds
+// omit readyReplicas while it is 0; other kinds get their ready pods counted through the
+// /scale selector. A target that reports neither stays unknown and is never treated as slow.
+func (r *Reconciler) readyFromPods(ctx context.Context, m *member.Member, gvk schema.GroupVersionKind, mv *memberView) {
 	switch {
 	case mv.readyKnown:
-	case mv.current == 0:
+	case mv.current == 0 || gvk.Group == "apps":
 		mv.ready, mv.readyKnown = 0, true
 	case mv.selector != "":
 		if n, err := m.ReadyPods(ctx, mv.namespace, mv.selector); err == nil {
