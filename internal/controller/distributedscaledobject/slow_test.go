@@ -102,5 +102,6 @@ func TestSlowMemberLosesTheMissingShareAndGetsItBack(t *testing.T) {
 		var mc v1alpha1.MemberCluster
 		g.Expect(f.Hub.Get(context.Background(), client.ObjectKey{Namespace: plugin.DefaultNamespace, Name: m3}, &mc)).To(Succeed())
 		g.Expect(ms.ID).To(Equal(string(mc.UID)))
+		g.Expect(dso.Status.Triggers).To(HaveEach(HaveField("State", v1alpha1.TriggerStateActive)))
 	}, timeout, poll).Should(Succeed())
 }
