@@ -466,31 +466,52 @@ func (p *Plan) count(all []Job, pol Policy, d *deleter) {
 		p.Running += int64(c.Running)
 		p.Pending += int64(c.Pending)
 	}
-	// A copy about to be created adds no unit of work: its source is counted already.
-	p.DistinctRunning, p.DistinctPending = p.Running-int64(len(p.Failovers)), p.Pending-int64(len(p.Failovers))
+	// A copy about to be created adds no unit of work: its source is counted already. Live Jobs
+	// linked by failover (a source, its copy, a copy of that copy) are one unit: running once,
+	// pending only while none of them has started.
 	live := map[string]Job{}
 	for _, j := range all {
 		if j.Live() && !d.gone(j) {
 			live[j.Key()] = j
 		}
 	}
-	for _, c := range live {
-		s, ok := live[c.FailoverOf]
-		if c.FailoverOf == "" || !ok {
-			continue
+	unit := map[string]string{} // Job key → a key of its unit (union-find parent)
+	var find func(k string) string
+	find = func(k string) string {
+		for unit[k] != "" && unit[k] != k {
+			k = unit[k]
 		}
-		// The pair counted as two running Jobs and as many pending ones as are pending; as one
-		// unit it runs once, and is pending once only while neither has started.
-		p.DistinctRunning--
-		p.DistinctPending -= int64(btoi(s.Pending) + btoi(c.Pending) - btoi(s.Pending && c.Pending))
+		return k
 	}
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
+	for k, j := range live {
+		if _, ok := unit[k]; !ok {
+			unit[k] = k
+		}
+		if _, ok := live[j.FailoverOf]; ok && j.FailoverOf != "" {
+			if _, seen := unit[j.FailoverOf]; !seen {
+				unit[j.FailoverOf] = j.FailoverOf
+			}
+			if a, b := find(k), find(j.FailoverOf); a != b {
+				unit[a] = b
+			}
+		}
 	}
-	return 0
+	started := map[string]bool{}
+	roots := map[string]bool{}
+	for k, j := range live {
+		r := find(k)
+		roots[r] = true
+		if !j.Pending {
+			started[r] = true
+		}
+	}
+	p.DistinctRunning = p.Running - int64(len(p.Failovers)) - int64(len(live)-len(roots))
+	p.DistinctPending = p.Pending - int64(len(p.Failovers))
+	for k, j := range live {
+		if j.Pending && (started[find(k)] || find(k) != k) {
+			p.DistinctPending-- // counted by its unit, once, and only if nothing in it started
+		}
+	}
 }
 
 func (p *Plan) requeueAfter(all []Job, copies map[string]int, pol Policy, d *deleter) time.Duration {

@@ -1,6 +1,8 @@
 package jobs
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -270,6 +272,10 @@ func TestDistinctCounts(t *testing.T) {
 			running: 2, pending: 2, distinctRunning: 1, distinctPending: 1},
 		{name: "a finished copy leaves the source alone", jobs: []Job{src, j(m1, "copy", 10, copyOf(src), done(Failed, 20))},
 			running: 1, pending: 1, distinctRunning: 1, distinctPending: 1},
+		{name: "a chain source → copy → copy of the copy is one unit", jobs: func() []Job {
+			c1 := j(m1, "c1", 10, copyOf(src), pendingSince(25))
+			return []Job{src, c1, j(m3, "c2", 12, copyOf(c1), pendingSince(25))}
+		}(), running: 3, pending: 3, distinctRunning: 1, distinctPending: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -280,4 +286,86 @@ func TestDistinctCounts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzEvaluatePriority checks, over random priorityFailover fleets with departed members and
+// taint scopes of their own and of peers: new Jobs and failover copies go only to observed,
+// whitelisted, unblocked members, new Jobs only to those with the highest priority among them;
+// the distinct counts never exceed the plain ones.
+func FuzzEvaluatePriority(f *testing.F) {
+	f.Add(uint64(1), uint8(4), uint8(20), uint8(3))
+	f.Add(uint64(5), uint8(2), uint8(9), uint8(0))
+	f.Fuzz(func(t *testing.T, seed uint64, nMembers, nJobs, size uint8) {
+		rng := rand.New(rand.NewPCG(seed, seed^0x51ed2701))
+		now := t0.Add(time.Hour)
+		aff := Affinity{Class: []string{"", "gpu"}[rng.IntN(2)], Size: int32(size % 8)}
+		scope := func() TaintScope {
+			return TaintScope{Class: []string{"", "gpu", "cpu"}[rng.IntN(3)], Priority: int32(rng.IntN(3) * 50),
+				Size: int32(rng.IntN(8)), Until: now.Add(time.Duration(rng.IntN(120)-60) * time.Second)}
+		}
+		names := []string{"m1", "m2", "m3", "m4", "m5"}
+		var members []Member
+		peers := map[string][]TaintScope{}
+		for i := range int(nMembers%5) + 1 {
+			m := Member{Name: names[i], Weight: int32(rng.IntN(3)), Priority: int32(rng.IntN(3) * 50), Namespace: "ns", Hash: "h1",
+				Access: Access(rng.IntN(3)), Departed: rng.IntN(5) == 0}
+			for range rng.IntN(3) {
+				m.Scopes = append(m.Scopes, scope())
+			}
+			if rng.IntN(3) == 0 {
+				peers[m.Name] = []TaintScope{scope()}
+			}
+			if rng.IntN(4) == 0 {
+				m.Taint = Taint{SoftUntil: now.Add(time.Duration(rng.IntN(120)-60) * time.Second)}
+			}
+			members = append(members, m)
+		}
+		var all []Job
+		for i := range int(nJobs % 40) {
+			j := Job{Member: members[rng.IntN(len(members))].Name, Namespace: "ns", Name: fmt.Sprintf("j%d", i),
+				Created: now.Add(-time.Duration(rng.IntN(600)) * time.Second), Hash: "h1"}
+			if rng.IntN(2) == 0 {
+				j.Pending, j.PendingSince = true, j.Created
+			}
+			if len(all) > 0 && rng.IntN(4) == 0 {
+				j.FailoverOf = all[rng.IntN(len(all))].Key()
+			}
+			all = append(all, j)
+		}
+		p := Evaluate(Input{Now: now, Members: members, Jobs: all, Policy: policy(), Strategy: PriorityFailover, Affinity: aff, PeerScopes: peers})
+		ok := func(name string) bool {
+			m := p.member(name)
+			return m.Access == Observed && !m.Departed && p.Blocked(name) == ""
+		}
+		top := int32(-1)
+		for _, m := range members {
+			if ok(m.Name) {
+				top = max(top, m.Priority)
+			}
+		}
+		for _, fo := range p.Failovers {
+			if !ok(fo.Target) {
+				t.Fatalf("failover to %s: %+v blocked %q", fo.Target, p.member(fo.Target), p.Blocked(fo.Target))
+			}
+		}
+		picks := p.Place(4)
+		if (top < 0) != (len(picks) == 0) {
+			t.Fatalf("top priority %d, picks %v", top, picks)
+		}
+		for _, name := range picks {
+			if !ok(name) || p.member(name).Priority != top {
+				t.Fatalf("placed on %s (%+v), top priority %d", name, p.member(name), top)
+			}
+		}
+		for name, ss := range p.Scopes {
+			for _, s := range ss {
+				if !now.Before(s.Until) {
+					t.Fatalf("%s keeps an ended scope %+v", name, s)
+				}
+			}
+		}
+		if p.DistinctRunning < 0 || p.DistinctPending < 0 || p.DistinctRunning > p.Running || p.DistinctPending > p.Pending || p.DistinctPending > p.DistinctRunning {
+			t.Fatalf("distinct %d/%d, plain %d/%d", p.DistinctRunning, p.DistinctPending, p.Running, p.Pending)
+		}
+	})
 }
