@@ -38,6 +38,9 @@ type scope struct {
 	members []*memberView
 	// waitingFor lists members whose Jobs are not known yet (first probe or first list).
 	waitingFor []string
+	// peerScopes are the hard taint scopes other priorityFailover DSJs of the namespace with
+	// the same workload class recorded, by member.
+	peerScopes map[string][]jobs.TaintScope
 
 	specError     string
 	triggers      []autoscaling.JobTrigger
@@ -65,11 +68,16 @@ type createdFailover struct {
 	name string
 }
 
-// memberView is one eligible member as observed now.
+// memberView is one member as observed now: eligible, or departed (it left
+// spec.memberClusters and may still hold Jobs of the DSJ).
 type memberView struct {
 	name      string
 	weight    int32
+	priority  int32
+	departed  bool
 	namespace string
+	// id is the MemberCluster's UID (status id).
+	id string
 	// template is the Job to create here (deep-copy it), hash its template hash.
 	template *batchv1.Job
 	hash     string
@@ -128,6 +136,14 @@ func strategy(dsj *v1alpha1.DistributedScaledJob) string {
 		return cs.Strategy
 	}
 	return StrategyWeightedRoundRobin
+}
+
+// affinity is clusterScheduling.workloadAffinity (the zero Affinity when unset).
+func affinity(dsj *v1alpha1.DistributedScaledJob) jobs.Affinity {
+	if cs := dsj.Spec.ClusterScheduling; cs != nil && cs.WorkloadAffinity != nil {
+		return jobs.Affinity{Class: cs.WorkloadAffinity.Class, Size: cs.WorkloadAffinity.Size}
+	}
+	return jobs.Affinity{}
 }
 
 func pollingInterval(dsj *v1alpha1.DistributedScaledJob) time.Duration {

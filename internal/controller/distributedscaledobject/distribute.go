@@ -41,6 +41,16 @@ func (r *Reconciler) distribute(s *scope) {
 			if prev.LastStatusChangeTime != nil {
 				mi.Since = endOfSecond(prev.LastStatusChangeTime.Time)
 			}
+			if prev.LastScalingProgressTime != nil {
+				mi.Progress = prev.LastScalingProgressTime.Time
+			}
+			if prev.ReadyReplicas != nil {
+				mi.LastReady, mi.LastReadyKnown = *prev.ReadyReplicas, true
+			}
+			mi.Capacity = prev.Capacity
+		}
+		if mv.observed && mv.targetExists {
+			mi.ReadyKnown, mi.Ready, mi.Current = mv.readyKnown, mv.ready, mv.current
 		}
 		in.Members = append(in.Members, mi)
 	}
@@ -81,7 +91,7 @@ func (r *Reconciler) persistShares(ctx context.Context, s *scope) error {
 
 // writePending: apply will write this member's share.
 func (mv *memberView) writePending() bool {
-	return mv.result.Apply && mv.observed && mv.current != mv.result.Desired
+	return mv.result.Apply && mv.observed && mv.current != mv.result.Write
 }
 
 // apply writes each Ready member's share through its target's /scale, in parallel, only where
@@ -108,7 +118,7 @@ func (r *Reconciler) apply(ctx context.Context, s *scope) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := m.SetReplicas(ctx, gvk, mv.namespace, name, mv.result.Desired)
+			err := m.SetReplicas(ctx, gvk, mv.namespace, name, mv.result.Write)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -116,7 +126,7 @@ func (r *Reconciler) apply(ctx context.Context, s *scope) error {
 				errs = append(errs, err)
 				return
 			}
-			mv.applied, mv.replicasAfter = true, mv.result.Desired
+			mv.applied, mv.replicasAfter = true, mv.result.Write
 		}()
 	}
 	wg.Wait()
