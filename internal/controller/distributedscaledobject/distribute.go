@@ -86,7 +86,14 @@ func (r *Reconciler) persistShares(ctx context.Context, s *scope) error {
 		return nil
 	}
 	s.summarize()
-	return r.patchStatus(ctx, s)
+	if err := r.patchStatus(ctx, s); err != nil {
+		return err
+	}
+	// The deferred status patch is computed against what is stored now: diffing against the
+	// object as first read would carry this patch's resourceVersion and conflict with the
+	// spec mirror written in between.
+	s.orig = s.dso.DeepCopy()
+	return nil
 }
 
 // writePending: apply will write this member's share.
