@@ -10,12 +10,17 @@ export FLEETSCALE_K8S_BINS := $(K8S_BINS)
 # Test timeout for the packages that start real clusters.
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all build generate verify test test-unit test-integration bench k8s-bins dev-up dev-down demo fmt vet clean
+.PHONY: all build keda-scalers generate verify test test-unit test-integration bench k8s-bins dev-up dev-down demo fmt vet clean
 
 all: build
 
-build: ## Binaries into bin/
+build: keda-scalers ## Binaries into bin/
 	$(GO) build -o $(BIN)/ ./cmd/...
+
+# Its own module (KEDA's scalers), built through a cache outside the repo: a cold build is long.
+KEDA_SCALERS_MOD := cmd/fleetscale-keda-scalers
+keda-scalers: ## bin/fleetscale-keda-scalers (cached by KEDA version and source hash)
+	hack/keda-scalers.sh
 
 $(CONTROLLER_GEN):
 	GOBIN=$(BIN)/.cg $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
@@ -47,6 +52,9 @@ k8s-bins: ## Build kube-apiserver, controller-manager, scheduler, kubectl, etcd,
 
 test: k8s-bins build ## Everything: pure tests, integration on real control planes, e2e
 	$(GO) vet ./...
+	@# The nested module with the flags of its build, so it reuses the compiled KEDA packages.
+	cd $(KEDA_SCALERS_MOD) && CGO_ENABLED=0 $(GO) vet -trimpath ./...
+	cd $(KEDA_SCALERS_MOD) && CGO_ENABLED=0 $(GO) test -trimpath -p 1 -timeout $(TEST_TIMEOUT) -count=1 ./...
 	$(GO) test -p 1 -timeout $(TEST_TIMEOUT) -count=1 ./...
 
 bench: k8s-bins ## Benchmarks (not part of make test)
