@@ -406,3 +406,39 @@ func TestScalerConfigFromRequest(t *testing.T) {
 	g.Expect(bare.key().String()).NotTo(ContainSubstring("secret"))
 	g.Expect(strings.HasPrefix(bare.key().Index, "config:")).To(BeTrue())
 }
+
+// A source that accepts connections and never answers costs a call about --call-timeout: the
+// call returns Unavailable naming the trigger, and the trigger's next call, queued behind the
+// stuck one, waits no longer than its own deadline.
+func TestCallTimeoutBoundsASilentSource(t *testing.T) {
+	g := NewWithT(t)
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	g.Expect(err).NotTo(HaveOccurred())
+	held := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			held <- c
+		}
+	}()
+	t.Cleanup(func() {
+		_ = silent.Close()
+		close(held)
+		for c := range held {
+			_ = c.Close()
+		}
+	})
+	client, _ := startAdapter(t, Config{Options: Options{CallTimeout: time.Second}})
+	ref := &externalscaler.ScaledObjectRef{Name: "w", Namespace: "ns", ScalerMetadata: map[string]string{
+		keyTriggerType: "redis", keyTriggerIndex: "0", "address": silent.Addr().String(), "listName": "jobs"}}
+	for range 2 {
+		start := time.Now()
+		_, err = client.GetMetricSpec(callCtx(t), ref)
+		g.Expect(status.Code(err)).To(Equal(codes.Unavailable), "%v", err)
+		g.Expect(status.Convert(err).Message()).To(HavePrefix(`redis trigger "0": `))
+		g.Expect(time.Since(start)).To(BeNumerically("<", 20*time.Second), "bounded by the 1s call timeout, with room for a loaded machine")
+	}
+}

@@ -250,13 +250,21 @@ func (c *cache) len() int {
 	return len(c.entries)
 }
 
-// Close closes every scaler and refuses new ones; it waits for the closes it started.
-func (c *cache) Close() {
+// Close closes every scaler and refuses new ones. It waits for the closes it started, at most
+// a little longer than one call and one close may take (a call stuck in a scaler that ignores
+// its context must not hold the process on shutdown).
+func (c *cache) Close(callTimeout time.Duration) {
 	c.mu.Lock()
 	c.closed = true
 	for _, e := range c.entries {
 		c.removeLocked(e, "shutdown")
 	}
 	c.mu.Unlock()
-	c.closing.Wait()
+	done := make(chan struct{})
+	go func() { c.closing.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(callTimeout + c.closeTO):
+		c.log.Info("some scalers did not close in time")
+	}
 }

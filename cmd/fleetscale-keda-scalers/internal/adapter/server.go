@@ -74,7 +74,7 @@ func NewServer(o Options) *Server {
 }
 
 // Close closes every cached scaler.
-func (s *Server) Close() { s.cache.Close() }
+func (s *Server) Close() { s.cache.Close(s.opts.CallTimeout) }
 
 // Scalers is the number of cached scalers.
 func (s *Server) Scalers() int { return s.cache.len() }

@@ -11,15 +11,63 @@ import (
 	"testing"
 )
 
-// The type table is KEDA's buildScaler switch (pkg/scaling/scalers_builder.go of the KEDA
-// version in go.mod) minus Excluded: every case KEDA has is served or excluded with a reason,
-// and nothing else is served. A KEDA upgrade that adds a type fails here until it is added.
-func TestTypesMatchKEDA(t *testing.T) {
+// kedaDir is where the go command keeps the KEDA module of go.mod.
+func kedaDir(t *testing.T) string {
+	t.Helper()
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/kedacore/keda/v2").Output()
 	if err != nil {
 		t.Fatalf("go list -m github.com/kedacore/keda/v2: %v", err)
 	}
-	src, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "pkg", "scaling", "scalers_builder.go"))
+	return strings.TrimSpace(string(out))
+}
+
+// The module builds KEDA's scalers with the dependency versions KEDA pins: every module KEDA's
+// go.mod requires is selected at exactly that version (none forced up by this module), and
+// KEDA's replace and exclude lines are copied.
+func TestModuleKeepsKEDAVersions(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Path}} {{.Version}}", "all").Output()
+	if err != nil {
+		t.Fatalf("go list -m all: %v", err)
+	}
+	selected := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if path, version, ok := strings.Cut(line, " "); ok {
+			selected[path] = version
+		}
+	}
+	gomod, err := os.ReadFile(filepath.Join(kedaDir(t), "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	required := 0
+	for _, line := range strings.Split(string(gomod), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && strings.HasPrefix(line, "\t") && strings.Contains(f[0], "."):
+			required++
+			if got := selected[f[0]]; got != f[1] {
+				t.Errorf("%s: KEDA requires %s, this module selects %q", f[0], f[1], got)
+			}
+		case len(f) > 0 && (f[0] == "replace" || f[0] == "exclude"):
+			if !strings.Contains(string(ours), strings.Join(f, " ")) {
+				t.Errorf("KEDA's go.mod line %q is not in this module's go.mod", strings.Join(f, " "))
+			}
+		}
+	}
+	if required < 100 {
+		t.Fatalf("read only %d requirements from KEDA's go.mod", required)
+	}
+}
+
+// The type table is KEDA's buildScaler switch (pkg/scaling/scalers_builder.go of the KEDA
+// version in go.mod) minus Excluded: every case KEDA has is served or excluded with a reason,
+// and nothing else is served. A KEDA upgrade that adds a type fails here until it is added.
+func TestTypesMatchKEDA(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(kedaDir(t), "pkg", "scaling", "scalers_builder.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
