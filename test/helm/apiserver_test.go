@@ -213,7 +213,10 @@ func runControllerAsChart(ctx context.Context, t *testing.T, env *clusterenv.Env
 
 	// The controller with the Deployment's arguments, as its ServiceAccount.
 	d := typed[appsv1.Deployment](t, r.find(t, "Deployment", "fleetscale-controller"))
-	opts := controllerFlags(t, container(t, d, "controller").Args)
+	// Without the adapter's flags: the adapter does not run here, and its client certificate
+	// exists only in the pod's Secret volume. (checkKedaScalers covers them.)
+	args := slices.DeleteFunc(slices.Clone(container(t, d, "controller").Args), func(a string) bool { return strings.HasPrefix(a, "--external-scaler-") })
+	opts := controllerFlags(t, args)
 	// No fixed ports in tests; /metrics on a free one, served as the chart says (secure).
 	opts.MetricsBindAddress, opts.HealthProbeBindAddress = freeAddress(t), "0"
 	sa := d.Spec.Template.Spec.ServiceAccountName
