@@ -706,8 +706,10 @@ func checkEveryOption(t *testing.T, r *release) {
 	}
 	r.find(t, "ServiceMonitor", "fleetscale-controller")
 	r.find(t, "PodDisruptionBudget", "fleetscale-controller")
-	if o.MetricsCertDir != "/etc/fleetscale/metrics-certs" || len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != o.MetricsCertDir ||
-		len(pod.Volumes) != 1 || pod.Volumes[0].Secret == nil || pod.Volumes[0].Secret.SecretName != "fleetscale-metrics-tls" {
+	mount := slices.IndexFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == "metrics-certs" })
+	vol := slices.IndexFunc(pod.Volumes, func(v corev1.Volume) bool { return v.Name == "metrics-certs" })
+	if o.MetricsCertDir != "/etc/fleetscale/metrics-certs" || mount < 0 || c.VolumeMounts[mount].MountPath != o.MetricsCertDir ||
+		vol < 0 || pod.Volumes[vol].Secret == nil || pod.Volumes[vol].Secret.SecretName != "fleetscale-metrics-tls" {
 		t.Errorf("metrics.certSecretName: cert dir %q, mounts %+v, volumes %+v", o.MetricsCertDir, c.VolumeMounts, pod.Volumes)
 	}
 	crb := typed[rbacv1.ClusterRoleBinding](t, r.find(t, "ClusterRoleBinding", "fleetscale-metrics-reader"))
