@@ -12,12 +12,19 @@ TEST_TIMEOUT ?= 60m
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME ?= 30s
 
-.PHONY: all build generate verify test test-unit test-integration bench fuzz k8s-bins dev-up dev-down demo fmt vet clean
+.PHONY: all build build-hub keda-scalers generate verify test test-unit test-integration bench fuzz k8s-bins dev-up dev-down demo fmt vet clean
 
 all: build
 
-build: ## Binaries into bin/
+build: build-hub keda-scalers ## Binaries into bin/
+
+build-hub: ## The main module's binaries into bin/ (what dev-up and demo need)
 	$(GO) build -o $(BIN)/ ./cmd/...
+
+# Its own module (KEDA's scalers), built through a cache outside the repo: a cold build is long.
+KEDA_SCALERS_MOD := cmd/fleetscale-keda-scalers
+keda-scalers: ## bin/fleetscale-keda-scalers (cached by KEDA version and source hash)
+	hack/keda-scalers.sh
 
 $(CONTROLLER_GEN):
 	GOBIN=$(BIN)/.cg $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
@@ -49,6 +56,9 @@ k8s-bins: ## Build kube-apiserver, controller-manager, scheduler, kubectl, etcd,
 
 test: k8s-bins build ## Everything: pure tests, integration on real control planes, e2e
 	$(GO) vet ./...
+	@# The nested module with the flags of its build, so it reuses the compiled KEDA packages.
+	cd $(KEDA_SCALERS_MOD) && CGO_ENABLED=0 $(GO) vet -trimpath ./...
+	cd $(KEDA_SCALERS_MOD) && CGO_ENABLED=0 $(GO) test -trimpath -p 1 -timeout $(TEST_TIMEOUT) -count=1 ./...
 	$(GO) test -p 1 -timeout $(TEST_TIMEOUT) -count=1 ./...
 
 fuzz: ## Every fuzz target for FUZZTIME each (their seed corpora run in make test as plain tests)
@@ -63,14 +73,14 @@ fuzz: ## Every fuzz target for FUZZTIME each (their seed corpora run in make tes
 bench: k8s-bins ## Benchmarks (not part of make test)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...
 
-dev-up: k8s-bins build ## hub + 3 members in the background; writes .dev/
+dev-up: k8s-bins build-hub ## hub + 3 members in the background; writes .dev/
 	$(BIN)/fleetscale-dev up --dir .dev --crds config/crd/bases
 
 dev-down: ## stop everything started by dev-up or demo (controller included) and delete its data
 	@if [ -x $(BIN)/fleetscale-demo ]; then $(BIN)/fleetscale-demo stop --dir .dev; \
 	elif [ -x $(BIN)/fleetscale-dev ]; then $(BIN)/fleetscale-dev down --dir .dev; else echo "nothing to stop"; fi
 
-demo: k8s-bins build ## The walkthrough on a local hub + 3 members, step by step (KEEP=1 leaves it running)
+demo: k8s-bins build-hub ## The walkthrough on a local hub + 3 members, step by step (KEEP=1 leaves it running)
 	$(BIN)/fleetscale-demo --dir .dev$(if $(filter-out 0 false no,$(KEEP)), --keep)
 
 fmt:

@@ -123,4 +123,24 @@ type TriggerMetricStatus struct {
 	ConsecutiveFailures int32 `json:"consecutiveFailures,omitempty"`
 	// +optional
 	LastUpdateTime *metav1.Time `json:"lastUpdateTime,omitempty"`
+	// State is Active, Inactive or Error (the reference's field).
+	// +optional
+	State string `json:"state,omitempty"`
+	// Info says more about the state: the error, or why the trigger is inactive.
+	// +optional
+	Info string `json:"info,omitempty"`
+	// LastChangeTime is when State last changed.
+	// +optional
+	LastChangeTime *metav1.Time `json:"lastChangeTime,omitempty"`
 }
+
+// Trigger states in TriggerMetricStatus.State.
+const (
+	TriggerStateActive   = "Active"
+	TriggerStateInactive = "Inactive"
+	TriggerStateError    = "Error"
+)
+
+// ProviderKubeconfig is the provider of a member registered with a kubeconfig Secret (the
+// only kind there is), shown per member as the reference does.
+const ProviderKubeconfig = "kubeconfig"

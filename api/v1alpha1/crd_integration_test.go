@@ -219,6 +219,37 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 		{"DSJ unknown scaling strategy", mutate(t, validDSJ, func(s map[string]any) {
 			s["scaledJobSpec"].(map[string]any)["scalingStrategy"] = map[string]any{"strategy": "fastest"}
 		}), []string{"spec.scaledJobSpec.scalingStrategy.strategy", "Unsupported value"}},
+		{"DSJ priorityFailover without workloadAffinity", mutate(t, validDSJ, func(s map[string]any) {
+			priorityFailover(s)
+			delete(s["clusterScheduling"].(map[string]any), "workloadAffinity")
+		}), []string{"spec.clusterScheduling", "clusterScheduling.workloadAffinity is required when clusterScheduling.strategy=priorityFailover"}},
+		{"DSJ workloadAffinity with weightedRoundRobin", mutate(t, validDSJ, func(s map[string]any) {
+			s["clusterScheduling"] = map[string]any{"workloadAffinity": map[string]any{"class": "gpu", "size": 1}}
+		}), []string{"clusterScheduling.workloadAffinity must be omitted when clusterScheduling.strategy=weightedRoundRobin"}},
+		{"DSJ priorityFailover member without a priority", mutate(t, validDSJ, func(s map[string]any) {
+			priorityFailover(s)
+			s["memberClusters"] = append(s["memberClusters"].([]any), map[string]any{"name": "m2"})
+		}), []string{"memberClusters[].scheduling.priority is required when clusterScheduling.strategy=priorityFailover"}},
+		{"DSJ priorityFailover without members", mutate(t, validDSJ, func(s map[string]any) {
+			priorityFailover(s)
+			delete(s, "memberClusters")
+		}), []string{"memberClusters must be non-empty when clusterScheduling.strategy=priorityFailover"}},
+		{"DSJ priorityFailover with another scaling strategy", mutate(t, validDSJ, func(s map[string]any) {
+			priorityFailover(s)
+			s["scaledJobSpec"].(map[string]any)["scalingStrategy"] = map[string]any{"strategy": "accurate"}
+		}), []string{"scaledJobSpec.scalingStrategy.strategy must be pendingAware (or omitted) when clusterScheduling.strategy=priorityFailover"}},
+		{"DSJ priority above 1000", mutate(t, validDSJ, func(s map[string]any) {
+			priorityFailover(s)
+			s["memberClusters"].([]any)[0].(map[string]any)["scheduling"] = map[string]any{"priority": 1001}
+		}), []string{"spec.memberClusters[0].scheduling.priority", "less than or equal to 1000"}},
+		{"DSJ negative workload size", mutate(t, validDSJ, func(s map[string]any) {
+			priorityFailover(s)
+			s["clusterScheduling"].(map[string]any)["workloadAffinity"] = map[string]any{"size": -1}
+		}), []string{"spec.clusterScheduling.workloadAffinity.size", "greater than or equal to 0"}},
+		{"DSJ workloadAffinity without size", mutate(t, validDSJ, func(s map[string]any) {
+			priorityFailover(s)
+			s["clusterScheduling"].(map[string]any)["workloadAffinity"] = map[string]any{"class": "gpu"}
+		}), []string{"spec.clusterScheduling.workloadAffinity.size", "Required value"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -230,6 +261,53 @@ func TestInvalidManifestsAreRejectedNamingTheField(t *testing.T) {
 				g.Expect(err.Error()).To(ContainSubstring(w))
 			}
 		})
+	}
+}
+
+// priorityFailover makes a valid DSJ spec use priorityFailover with one member.
+func priorityFailover(s map[string]any) {
+	s["clusterScheduling"] = map[string]any{"strategy": "priorityFailover",
+		"workloadAffinity": map[string]any{"class": "gpu", "size": 4}}
+	s["memberClusters"] = []any{map[string]any{"name": "m1", "scheduling": map[string]any{"priority": 100}}}
+}
+
+// The reference's priorityFailover schema applies unchanged (testdata, built from its CRD),
+// and the CEL rules accept what the reference's own rules cannot evaluate: no
+// clusterScheduling at all, and a scalingStrategy without a strategy.
+func TestPriorityFailoverManifestsApply(t *testing.T) {
+	g := NewWithT(t)
+	c := hubClient(t)
+	ns := namespace(t, c)
+	data, err := os.ReadFile("testdata/reference-dsj-priorityfailover.yaml")
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, obj := range decodeAll(t, data) {
+		obj.SetNamespace(ns)
+		g.Expect(c.Patch(context.Background(), obj, client.Apply, client.FieldOwner("test"), client.ForceOwnership)).To(Succeed(), obj.GetName())
+	}
+	var dsj v1alpha1.DistributedScaledJob
+	g.Expect(c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "gpu-batch"}, &dsj)).To(Succeed())
+	g.Expect(dsj.Spec.ClusterScheduling.WorkloadAffinity).To(Equal(&v1alpha1.WorkloadAffinity{Class: "gpu", Size: 4}))
+	g.Expect(dsj.Spec.MemberClusters[0].GetPriority()).To(BeEquivalentTo(100))
+	g.Expect(dsj.Spec.ClusterScheduling.FailoverPolicy.SoftTaintDuration).To(BeEquivalentTo("0s"))
+
+	for name, change := range map[string]func(map[string]any){
+		"no-scheduling": func(map[string]any) {},
+		"pending-aware": func(s map[string]any) {
+			priorityFailover(s)
+			s["scaledJobSpec"].(map[string]any)["scalingStrategy"] = map[string]any{"strategy": "pendingAware"}
+		},
+		"empty-strategy": func(s map[string]any) {
+			priorityFailover(s)
+			s["scaledJobSpec"].(map[string]any)["scalingStrategy"] = map[string]any{"multipleScalersCalculation": "sum"}
+		},
+		"basic": func(s map[string]any) {
+			s["scaledJobSpec"].(map[string]any)["scalingStrategy"] = map[string]any{"strategy": "basic"}
+		},
+	} {
+		obj := mutate(t, validDSJ, change)
+		obj.SetName(name)
+		obj.SetNamespace(ns)
+		g.Expect(c.Create(context.Background(), obj)).To(Succeed(), name)
 	}
 }
 

@@ -102,6 +102,12 @@ type PrintStatus struct {
 
 // ScaledMemberStatus is one member's share and state in a DSO.
 type ScaledMemberStatus struct {
+	// ID identifies the member's registration (the MemberCluster's UID).
+	// +optional
+	ID string `json:"id,omitempty"`
+	// Provider is how the member is reached: kubeconfig (a MemberCluster with a kubeconfig Secret).
+	// +optional
+	Provider string `json:"provider,omitempty"`
 	// CurrentReplicas is the target's spec.replicas in the member, last known.
 	// +optional
 	CurrentReplicas int32 `json:"currentReplicas"`
@@ -120,9 +126,19 @@ type ScaledMemberStatus struct {
 	// LastStatusChangeTime is when State last changed.
 	// +optional
 	LastStatusChangeTime *metav1.Time `json:"lastStatusChangeTime,omitempty"`
-	// LastScalingProgressTime is when the member's replicas were last changed.
+	// LastScalingProgressTime is the last time the target's ready replicas grew or reached what
+	// was asked; a member that makes no progress for the grace period is slow (see Capacity).
 	// +optional
 	LastScalingProgressTime *metav1.Time `json:"lastScalingProgressTime,omitempty"`
+	// ReadyReplicas is the target's ready replicas, last known (from status.readyReplicas or
+	// availableReplicas, else its ready pods); unset when the target reports neither.
+	// +optional
+	ReadyReplicas *int32 `json:"readyReplicas,omitempty"`
+	// Capacity is set while the member is slow: the ready replicas it has shown it can run.
+	// Its share is capped there (the rest moves to the others, rate-limited) and it is asked
+	// for one replica more as a probe; when that becomes ready the cap is lifted.
+	// +optional
+	Capacity *int32 `json:"capacity,omitempty"`
 	// OriginalReplicas is what the target had before the DSO first scaled it, for
 	// advanced.restoreToOriginalReplicaCount.
 	// +optional

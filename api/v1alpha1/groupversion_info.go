@@ -1,6 +1,6 @@
 // Package v1alpha1 holds the fleetscale API, group keda.kedify.io: DistributedScaledObject,
-// DistributedScaledJob and MemberCluster. The DSO and DSJ are schema-compatible with the
-// reference CRDs of the same group, so their manifests apply unchanged.
+// DistributedScaledJob, MemberCluster and TenantPolicy. The DSO and DSJ are schema-compatible
+// with the reference CRDs of the same group, so their manifests apply unchanged.
 // +kubebuilder:object:generate=true
 // +groupName=keda.kedify.io
 package v1alpha1

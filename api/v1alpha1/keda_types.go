@@ -212,7 +212,10 @@ type Rollout struct {
 
 // ScalingStrategy is KEDA's ScaledJob scaling strategy.
 type ScalingStrategy struct {
-	// +kubebuilder:validation:Enum=default;custom;accurate;eager
+	// Strategy is one of KEDA's (default, custom, accurate, eager) or the reference's basic (=
+	// default) and pendingAware (accurate over distinct units of work: a stuck Job and its
+	// failover copy count once). See docs/priority-failover.md.
+	// +kubebuilder:validation:Enum=default;custom;accurate;eager;basic;pendingAware
 	// +optional
 	Strategy string `json:"strategy,omitempty"`
 	// +optional

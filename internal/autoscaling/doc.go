@@ -9,6 +9,7 @@
 //	func DecideTotal(in ScaledObjectInput, now time.Time) (ScaledObjectDecision, error)
 //	func DecideJobs(in ScaledJobInput) ScaledJobDecision
 //	func PauseFromAnnotations(annotations map[string]string) (Pause, error)
+//	func ForceActivation(annotations map[string]string) bool
 //
 // State the caller must persist (in the object's status) and pass back:
 //
@@ -31,11 +32,15 @@
 // DecideTotal follows KEDA's scale loop, then the HPA:
 //
 //  1. Pause: paused-replicas pins the total, paused freezes it (and drops
-//     the HPA history, as KEDA deletes the HPA); paused-scale-in/-out disable
-//     that direction in the HPA behavior and in KEDA's own 0↔1 moves.
+//     the HPA history, as KEDA deletes the HPA) and leaves the Active
+//     condition as it was; paused-scale-in/-out disable that direction in the
+//     HPA behavior and in KEDA's own 0↔1 moves. force-activation makes the
+//     object active whatever its triggers read.
 //  2. Triggers: a trigger is active when value > activationTarget. A failing
 //     trigger past fallback.failureThreshold is replaced by the value that
-//     makes the HPA compute the fallback count, and counts as active. With
+//     makes the HPA compute the fallback count, and counts as active; only a
+//     valid fallback counts failures (KEDA's HasValidFallback: with
+//     scalingModifiers an integer target), otherwise the stored counts stay. With
 //     scalingModifiers the formula (expr-lang) turns the values into one
 //     composite metric that alone decides activity.
 //  3. KEDA: active at 0 (or below min with idleReplicaCount) → max(min, 1);
@@ -48,6 +53,9 @@
 //     max(2×current, 4) per evaluation) or the behavior's windows and
 //     Pods/Percent policies. Unreadable metrics never cause a scale-down.
 //
+// "Current" is Σ spec.replicas for every metric type, where the HPA uses
+// status.replicas for AverageValue metrics (see docs/slow-progress.md).
+//
 // Where a single decision cannot mirror two controllers that would fight,
 // it picks the stable outcome: at or below idleReplicaCount while inactive the
 // HPA is not consulted (in a cluster it would raise the target to its minimum
@@ -55,5 +63,6 @@
 //
 // DecideJobs reproduces KEDA's ScaledJob maths: per trigger queue length and
 // max value, multipleScalersCalculation over the active triggers, and the
-// default/custom/accurate/eager strategies against running and pending Jobs.
+// default/custom/accurate/eager strategies (and the reference's basic =
+// default, pendingAware = accurate) against running and pending Jobs.
 package autoscaling

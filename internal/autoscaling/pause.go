@@ -11,7 +11,16 @@ const (
 	AnnotationPausedReplicas = "autoscaling.keda.sh/paused-replicas"
 	AnnotationPausedScaleIn  = "autoscaling.keda.sh/paused-scale-in"
 	AnnotationPausedScaleOut = "autoscaling.keda.sh/paused-scale-out"
+	// AnnotationForceActivation makes a ScaledObject active whatever its
+	// triggers read (apis/keda/v1alpha1 ForceActivationAnnotation).
+	AnnotationForceActivation = "autoscaling.keda.sh/force-activation"
 )
+
+// ForceActivation reads the force-activation annotation as KEDA's
+// NeedToForceActivation does: present and not a valid boolean counts as true.
+func ForceActivation(annotations map[string]string) bool {
+	return boolAnnotation(annotations, AnnotationForceActivation)
+}
 
 // Pause is what the pause annotations ask for.
 type Pause struct {

@@ -20,6 +20,15 @@ const (
 	JobStrategyCustom   = "custom"
 	JobStrategyAccurate = "accurate"
 	JobStrategyEager    = "eager"
+	// JobStrategyBasic is the reference's name for KEDA's default strategy.
+	JobStrategyBasic = "basic"
+	// JobStrategyPendingAware is the reference's strategy for priorityFailover:
+	// KEDA's accurate strategy over distinct units of work. The caller passes
+	// running and pending counts in which a stuck Job and its failover copy
+	// count once (jobs.Plan.DistinctRunning/DistinctPending), so a failover
+	// under duplicationPolicy keepAll neither hides a queued message nor makes
+	// one look covered twice.
+	JobStrategyPendingAware = "pendingAware"
 
 	CalculationMax = "max"
 	CalculationMin = "min"
@@ -30,7 +39,9 @@ const (
 // JobScalingStrategy is spec.scalingStrategy of a ScaledJob. Unknown values
 // select the defaults, as in KEDA.
 type JobScalingStrategy struct {
-	// Strategy is default (when empty), custom, accurate or eager.
+	// Strategy is default (when empty), custom, accurate or eager, or the
+	// reference's basic (= default) and pendingAware (= accurate over
+	// distinct units of work, see JobStrategyPendingAware).
 	Strategy string
 	// CustomScalingQueueLengthDeduction and CustomScalingRunningJobPercentage
 	// parameterise the custom strategy; KEDA uses the default strategy when
@@ -247,7 +258,7 @@ func jobStrategyEffectiveMax(s JobScalingStrategy, maxScale, runningAboveMin, pe
 		// In float so that an extreme percentage saturates instead of wrapping.
 		result := float64(maxScale) - float64(deduction) - math.Trunc(float64(runningAboveMin)*percentage)
 		return saturateInt64(min(result, float64(effMaxCount))), scaleTo
-	case JobStrategyAccurate:
+	case JobStrategyAccurate, JobStrategyPendingAware:
 		if maxScale+runningAboveMin-pending > effMaxCount {
 			return effMaxCount - runningAboveMin, scaleTo
 		}

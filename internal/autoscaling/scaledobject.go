@@ -116,6 +116,10 @@ type ScaledObjectInput struct {
 	// Behavior is spec.advanced.horizontalPodAutoscalerConfig.behavior.
 	Behavior *autoscalingv2.HorizontalPodAutoscalerBehavior
 	Pause    Pause
+	// ForceActivation is the autoscaling.keda.sh/force-activation annotation
+	// (ForceActivation reads it): the object counts as active whatever the
+	// triggers say.
+	ForceActivation bool
 
 	// CreationTime is the object's creationTimestamp; it starts the initial
 	// cooldown of an object that was never active.
@@ -197,7 +201,13 @@ type soSpec struct {
 	idle            *int32
 	cooldown        time.Duration
 	initialCooldown time.Duration
+	// fallback is the fallback when it is valid (KEDA's HasValidFallback):
+	// only then are failures counted and values replaced. configured is the
+	// fallback as written, valid or not: KEDA's scale executor only asks
+	// whether spec.fallback is set. invalidFallback says why it is ignored.
 	fallback        *Fallback
+	configured      *Fallback
+	invalidFallback string
 	modifiers       *modifiersSpec
 	behavior        *effectiveBehavior
 }
@@ -236,7 +246,7 @@ func DecideTotal(in ScaledObjectInput, now time.Time) (ScaledObjectDecision, err
 		Triggers: trig.statuses,
 		Conditions: Conditions{
 			Ready:    Condition{Status: metav1.ConditionTrue, Reason: ReasonReady, Message: "ScaledObject is defined correctly and is ready for scaling"},
-			Fallback: fallbackCondition(trig),
+			Fallback: fallbackCondition(trig, spec),
 			Paused:   Condition{Status: metav1.ConditionFalse, Reason: ReasonNotPaused, Message: "ScaledObject is not paused"},
 		},
 	}
@@ -247,7 +257,17 @@ func DecideTotal(in ScaledObjectInput, now time.Time) (ScaledObjectDecision, err
 	}
 
 	if in.Pause.frozen() {
-		return decidePaused(in, current, d), nil
+		return decidePaused(in, spec, current, d), nil
+	}
+	if in.ForceActivation {
+		// KEDA (scale_scaledobjects.go RequestScale) treats the object as active
+		// and says so, whatever the triggers read.
+		trig.active = true
+		d.Active = true
+		d.Conditions.Active = Condition{Status: metav1.ConditionTrue, Reason: ReasonScalerActive, Message: "Scaling is performed because activation is being forced by annotation"}
+		if len(trig.activeNames) == 0 {
+			trig.activeNames = []string{"annotation " + AnnotationForceActivation}
+		}
 	}
 	if in.Pause.ScaleIn || in.Pause.ScaleOut {
 		d.Conditions.Paused = Condition{Status: metav1.ConditionTrue, Reason: ReasonPaused, Message: pausedDirections(in.Pause)}
@@ -277,12 +297,15 @@ func DecideTotal(in ScaledObjectInput, now time.Time) (ScaledObjectDecision, err
 		}
 	default:
 		switch {
-		case trig.anyError && spec.fallback != nil && spec.fallback.Replicas != 0:
+		case trig.anyError && spec.configured != nil && spec.configured.Replicas != 0:
 			// The fallback takes over once the failure threshold is passed;
 			// until then nothing may scale in because of the failure.
-			d.Reason = fmt.Sprintf("trigger failing (%s); fallback to %d replicas after %d failures", trig.firstError, spec.fallback.Replicas, spec.fallback.FailureThreshold)
+			d.Reason = fmt.Sprintf("trigger failing (%s); fallback to %d replicas after %d failures", trig.firstError, spec.configured.Replicas, spec.configured.FailureThreshold)
+			if spec.invalidFallback != "" {
+				d.Reason = fmt.Sprintf("trigger failing (%s); keeping %d: %s", trig.firstError, current, spec.invalidFallback)
+			}
 			runHPA = true
-		case trig.anyError && spec.fallback == nil:
+		case trig.anyError && spec.configured == nil:
 			d.Conditions.Ready = Condition{Status: metav1.ConditionFalse, Reason: ReasonTriggerError, Message: "Triggers are not working correctly: " + trig.firstError}
 			d.Reason = fmt.Sprintf("triggers failing (%s): keeping %d", trig.firstError, current)
 			runHPA = true
@@ -347,10 +370,17 @@ func DecideTotal(in ScaledObjectInput, now time.Time) (ScaledObjectDecision, err
 // decidePaused applies the pause annotations that stop scaling: KEDA stops
 // the scale loop and deletes the HPA, so the HPA memory is dropped (a new HPA
 // starts empty) while lastActiveTime and the failure counts stay as they were.
-func decidePaused(in ScaledObjectInput, current int32, d ScaledObjectDecision) ScaledObjectDecision {
+// KEDA returns before it touches the Active condition (RequestScale's
+// handlePaused) or, with a valid fallback, the Fallback condition, so both
+// are left as they were: an empty Condition means "unchanged".
+func decidePaused(in ScaledObjectInput, spec soSpec, current int32, d ScaledObjectDecision) ScaledObjectDecision {
 	d.State = ScaledObjectState{
 		LastActiveTime:  in.State.LastActiveTime,
 		TriggerFailures: maps.Clone(in.State.TriggerFailures),
+	}
+	d.Conditions.Active = Condition{}
+	if spec.fallback != nil {
+		d.Conditions.Fallback = Condition{}
 	}
 	d.Conditions.Paused = Condition{Status: metav1.ConditionTrue, Reason: ReasonPaused, Message: "ScaledObject is paused"}
 	if in.Pause.Replicas != nil {
@@ -430,10 +460,11 @@ func resolveSpec(in ScaledObjectInput) (soSpec, error) {
 		default:
 			return spec, fmt.Errorf("%w: fallback behavior %q is not supported", ErrInvalidSpec, fb.Behavior)
 		}
-		if fb.FailureThreshold < 0 || fb.Replicas < 0 {
-			return spec, fmt.Errorf("%w: fallback failureThreshold %d and replicas %d must not be negative", ErrInvalidSpec, fb.FailureThreshold, fb.Replicas)
+		spec.configured = &fb
+		spec.invalidFallback = invalidFallback(fb, in.ScalingModifiers)
+		if spec.invalidFallback == "" {
+			spec.fallback = &fb
 		}
-		spec.fallback = &fb
 	}
 	if m := in.ScalingModifiers; m != nil {
 		mods, err := resolveModifiers(*m, names)
@@ -447,6 +478,24 @@ func resolveSpec(in ScaledObjectInput) (soSpec, error) {
 	}
 	spec.behavior = resolveBehavior(pausedBehavior(in.Behavior, in.Pause))
 	return spec, nil
+}
+
+// invalidFallback reproduces KEDA's HasValidFallback (pkg/fallback/fallback.go):
+// a fallback needs failureThreshold ≥ 0, replicas ≥ 0 and, with
+// scalingModifiers, a target that parses as an integer > 0 (strconv.ParseInt:
+// "2.5" and "2.0" are refused although the formula accepts them). KEDA then
+// neither counts failures nor falls back; it returns "" when the fallback is
+// valid, else why it is ignored.
+func invalidFallback(fb Fallback, m *ScalingModifiers) string {
+	switch {
+	case fb.FailureThreshold < 0 || fb.Replicas < 0:
+		return fmt.Sprintf("fallback ignored: failureThreshold %d and replicas %d must not be negative", fb.FailureThreshold, fb.Replicas)
+	case m != nil:
+		if v, err := strconv.ParseInt(m.Target, 10, 64); err != nil || v <= 0 {
+			return fmt.Sprintf("fallback ignored: with scalingModifiers KEDA needs an integer target > 0, not %q", m.Target)
+		}
+	}
+	return ""
 }
 
 func resolveModifiers(m ScalingModifiers, triggerNames []string) (*modifiersSpec, error) {
@@ -526,10 +575,15 @@ type triggerResult struct {
 func evaluateTriggers(in ScaledObjectInput, spec soSpec, current, ready int32) triggerResult {
 	res := triggerResult{}
 	if spec.fallback != nil {
-		// Like KEDA's status.health, counts are kept only with a fallback.
+		// Like KEDA's status.health, counts move only with a valid fallback.
 		// Rebuilt from the current triggers, so a removed trigger or a
 		// success leaves no count behind.
 		res.failures = map[string]int32{}
+	} else {
+		// Without one KEDA leaves status.health as stored (GetMetricsWithFallback
+		// returns before it touches it), so a fallback enabled later starts
+		// from the count it had.
+		res.failures = maps.Clone(in.State.TriggerFailures)
 	}
 	values := map[string]float64{}
 	var fallbackMilli []int64
@@ -678,11 +732,15 @@ func readingError(t Trigger, needsTarget bool) error {
 	return nil
 }
 
-func fallbackCondition(trig triggerResult) Condition {
+func fallbackCondition(trig triggerResult, spec soSpec) Condition {
 	if trig.fallbackActive {
 		return Condition{Status: metav1.ConditionTrue, Reason: ReasonFallbackExists, Message: "At least one trigger is falling back on this scaled object"}
 	}
-	return Condition{Status: metav1.ConditionFalse, Reason: ReasonNoFallbackFound, Message: "No fallbacks are active on this scaled object"}
+	msg := "No fallbacks are active on this scaled object"
+	if spec.invalidFallback != "" {
+		msg += "; " + spec.invalidFallback
+	}
+	return Condition{Status: metav1.ConditionFalse, Reason: ReasonNoFallbackFound, Message: msg}
 }
 
 // cooldownEnd is when an inactive object may go to idle/min: lastActiveTime +

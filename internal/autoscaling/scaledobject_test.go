@@ -752,7 +752,6 @@ func TestInvalidSpec(t *testing.T) {
 		{"unsupported fallback behavior", func(in *ScaledObjectInput) {
 			in.Fallback = &Fallback{FailureThreshold: 3, Replicas: 1, Behavior: "scalingModifiers"}
 		}},
-		{"negative fallback replicas", func(in *ScaledObjectInput) { in.Fallback = &Fallback{FailureThreshold: 3, Replicas: -1} }},
 		{"formula does not compile", func(in *ScaledObjectInput) {
 			in.ScalingModifiers = &ScalingModifiers{Formula: "cm +", Target: "5"}
 		}},

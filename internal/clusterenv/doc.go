@@ -5,7 +5,8 @@
 // kubelet or containers.
 //
 // A member can be stopped and restarted with its data (Cluster.Stop, Cluster.Start) or hung
-// (Cluster.Hang, Cluster.Resume), which is how tests produce member outages.
+// (Cluster.Hang, Cluster.Resume), which is how tests produce member outages. The shared etcd
+// can be stopped and restarted under all of them (Env.StopEtcd, Env.StartEtcd, RestartEtcd).
 //
 // Every process is started in its own process group and is stopped by PID. Processes started
 // for tests (StartForTest, Shared) also get SIGKILL as parent-death signal, so nothing

@@ -429,6 +429,47 @@ func (e *Env) EtcdProcess() ProcessInfo {
 	return e.etcd.info()
 }
 
+// StopEtcd stops the shared etcd (SIGTERM, SIGKILL after the stop grace) and waits until it
+// is gone. Every cluster's apiserver keeps running and fails its requests until StartEtcd: an
+// outage of the storage under the whole environment. The data stays on disk.
+func (e *Env) StopEtcd() error {
+	err := e.etcd.stop(e.opts.StopGrace)
+	e.saveLogged()
+	return err
+}
+
+// StartEtcd starts the shared etcd again (with its data and ports) unless it is running, and
+// waits until it is healthy. The apiservers reconnect by themselves; Cluster.WaitReady waits
+// for that.
+func (e *Env) StartEtcd(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultStartTimeout)
+		defer cancel()
+	}
+	if err := e.etcd.start(); err != nil {
+		return err
+	}
+	e.saveLogged()
+	return waitEtcd(ctx, e.etcd, e.EtcdURL)
+}
+
+// RestartEtcd stops the shared etcd, starts it again and waits until every cluster is ready.
+func (e *Env) RestartEtcd(ctx context.Context) error {
+	if err := e.StopEtcd(); err != nil {
+		return fmt.Errorf("stop etcd: %w", err)
+	}
+	if err := e.StartEtcd(ctx); err != nil {
+		return fmt.Errorf("start etcd: %w", err)
+	}
+	for _, c := range e.Clusters() {
+		if err := c.WaitReady(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // JobPodDuration is how long Job pods run in the full clusters of this environment.
 func (e *Env) JobPodDuration() time.Duration {
 	return e.opts.JobPodDuration

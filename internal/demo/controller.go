@@ -84,6 +84,29 @@ func startController(ctx context.Context, c Command, path []string, dir string, 
 	return ctl, nil
 }
 
+// StartController starts c (Args[0] the controller binary's path) as the demo does, logging
+// to dir/controller.log, and waits until its /readyz at healthAddr answers. It dies with the
+// calling process. The fault tests run their controllers with it.
+func StartController(ctx context.Context, c Command, dir, healthAddr string) (*Controller, error) {
+	return startController(ctx, c, nil, dir, healthAddr, false)
+}
+
+// Kill ends the controller with SIGKILL, as a crash or an OOM kill would (no lease released,
+// no deferred status write), waits until it is gone and removes its PID file.
+func (c *Controller) Kill() error {
+	defer os.Remove(c.pidPath)
+	if exited, _ := c.Exited(); exited {
+		return nil
+	}
+	_ = syscall.Kill(c.PID, syscall.SIGKILL)
+	select {
+	case <-c.done:
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("%s (pid %d) still running after SIGKILL", controllerBinary, c.PID)
+	}
+}
+
 // Exited reports whether the process has ended, and how.
 func (c *Controller) Exited() (bool, error) {
 	select {

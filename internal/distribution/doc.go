@@ -17,6 +17,9 @@
 //	    evaluation with the new total and each member's health. Result says, per member, the
 //	    state (Ready, Unhealthy, Excluded, Recovering), the share, whether to write it, and a
 //	    description; overall, whether it has settled and when to evaluate again.
+//	    A Ready member that makes no scaling progress for the grace period is slow: its share
+//	    is capped at its ready replicas, the rest moves rate-limited, and it keeps one probe
+//	    replica until it has room again (slow.go, docs/slow-progress.md).
 //	DefaultPolicy() Policy
 //	    Grace period 1m, stabilisation 1m, at most 50 % of the total moved per step, steps 30s
 //	    apart.
@@ -27,12 +30,15 @@
 //
 //   - Split: nothing; it is a function of (total, weights, UID).
 //   - Evaluate, per member: MemberResult.State (state), .Since (lastStatusChangeTime),
-//     .Desired (desiredReplicas), and .Excluded for display; they come back as MemberInput.State,
-//     .Since and .Desired. Per object: Result.LastStep, passed back as Input.LastStep.
-//     Write Desired to a member's scale target only when Apply is true; keep the last known
+//     .Desired (desiredReplicas), .Progress (lastScalingProgressTime), .Capacity (capacity) and
+//     .Excluded for display; they come back as MemberInput.State, .Since, .Desired, .Progress
+//     and .Capacity, with the ready replicas seen as LastReady. Per object: Result.LastStep,
+//     passed back as Input.LastStep. Write MemberResult.Write (Desired, plus a probe replica
+//     while slow) to a member's scale target only when Apply is true; keep the last known
 //     current replicas of a member that cannot be read. Requeue after Result.RequeueAfter.
 //   - Place: the returned map of current weights (one int64 per member), passed back next time.
 //
-// Nothing else is kept between calls; in particular Evaluate never reads a member's current
-// replica count, so an unreachable member's unknown count cannot move anyone's share.
+// Nothing else is kept between calls. Shares rest on the stored Desired values: a member's
+// current and ready replicas only tell whether it is slow, and only while it is Ready, so an
+// unreachable member's unknown counts cannot move anyone's share.
 package distribution

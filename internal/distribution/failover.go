@@ -93,6 +93,19 @@ type MemberInput struct {
 	State   State
 	Since   time.Time
 	Desired int32
+
+	// Readiness, for slow progress (slow.go). ReadyKnown: the target reports its ready
+	// replicas (or its pods can be counted); a member without it is never slow. Ready is the
+	// ready replicas now, Current the replicas it was asked for (spec.replicas).
+	ReadyKnown bool
+	Ready      int32
+	Current    int32
+	// Stored by the previous evaluation: Progress (MemberResult.Progress), LastReady and
+	// LastReadyKnown (the Ready seen then), Capacity (MemberResult.Capacity).
+	Progress       time.Time
+	LastReady      int32
+	LastReadyKnown bool
+	Capacity       *int32
 }
 
 // Input is one evaluation of one object.
@@ -120,11 +133,20 @@ type MemberResult struct {
 	Desired int32
 	// Target is the share it will have once settled (the Split over included members).
 	Target int32
-	// Apply: write Desired to the member's scale target. False for every member that is not
+	// Apply: write Write to the member's scale target. False for every member that is not
 	// Ready: an unreachable API or a missing target cannot be written, and a recovering member
 	// is left as it is.
-	Apply       bool
+	Apply bool
+	// Write is Desired, plus one probe replica while the member is slow and short of its share
+	// (slow.go): when the probe becomes ready the member has room again.
+	Write       int32
 	Description string
+	// Progress is the last time the target's ready replicas grew or reached what it was asked
+	// for (zero when readiness is not known); persist it (lastScalingProgressTime).
+	Progress time.Time
+	// Capacity is set while the member is slow: the ready replicas it has shown it can run, the
+	// cap of its share. Persist it and pass it back.
+	Capacity *int32
 }
 
 // Result is the outcome of one evaluation.
@@ -202,7 +224,7 @@ func Evaluate(in Input) Result {
 		}
 	}
 
-	// Targets over the included members.
+	// Targets over the included members; a slow member's share is capped at what it runs.
 	var included []Member
 	for _, i := range idx {
 		if !res.Members[i].Excluded {
@@ -210,7 +232,18 @@ func Evaluate(in Input) Result {
 		}
 	}
 	total := max(in.Total, 0)
-	targets := Split(total, included, in.Seed)
+	uncapped := Split(total, included, in.Seed)
+	caps := map[string]int32{}
+	for _, i := range idx {
+		r, m := &res.Members[i], in.Members[i]
+		if t, ok := progress(r, m, uncapped[m.Name], now, pol); ok {
+			next = append(next, t)
+		}
+		if r.Capacity != nil {
+			caps[r.Name] = *r.Capacity
+		}
+	}
+	targets := splitCapped(total, included, caps, in.Seed)
 
 	ranks := tieRanks(in.Seed, membersAt(in.Members, idx))
 	shares := make([]share, len(idx))
@@ -247,7 +280,11 @@ func Evaluate(in Input) Result {
 		r.Desired = int32(shares[k].desired)
 		r.Target = int32(targets[r.Name])
 		r.Apply = r.State == StateReady
-		r.Description = describe(*r, in.Members[i].Reason, now, pol)
+		r.Write = r.Desired
+		if r.Capacity != nil && r.Desired < uncapped[r.Name] {
+			r.Write++
+		}
+		r.Description = describe(*r, in.Members[i], uncapped[r.Name], now, pol)
 		if r.Desired != r.Target {
 			res.Settled = false
 		}
@@ -471,7 +508,8 @@ func level(n int64, gaps []int64, ranks []int) []int64 {
 	return got
 }
 
-func describe(r MemberResult, reason string, now time.Time, pol Policy) string {
+func describe(r MemberResult, m MemberInput, uncapped int32, now time.Time, pol Policy) string {
+	reason := m.Reason
 	if reason == "" {
 		reason = "unhealthy"
 	}
@@ -487,6 +525,9 @@ func describe(r MemberResult, reason string, now time.Time, pol Policy) string {
 		return d
 	case StateRecovering:
 		return fmt.Sprintf("healthy for %s; excluded until healthy for %s", dur, fmtDuration(pol.StabilizationPeriod))
+	}
+	if d := describeSlow(r, m, uncapped, now, pol); d != "" {
+		return d
 	}
 	switch {
 	case r.Desired < r.Target:

@@ -34,6 +34,9 @@ type Options struct {
 	JobPodDuration time.Duration
 	// Controller overrides the controller options; zero fields keep the fast test defaults.
 	Controller manager.Options
+	// NoController leaves the controller out: the tests run it themselves (as a process,
+	// test/fault), and Controller is ignored.
+	NoController bool
 }
 
 // Fleet is a running hub, its registered members and the controller.
@@ -127,6 +130,12 @@ func start(env *clusterenv.Env, o Options) (*Fleet, error) {
 		if _, err := plugin.SetupMember(ctx, plugin.SetupOptions{Name: MemberName(i + 1), Hub: env.Hub.Config, Member: m.Config}); err != nil {
 			return nil, fmt.Errorf("setup-member %s: %w", MemberName(i+1), err)
 		}
+	}
+	if o.NoController {
+		f.stopController = func() {}
+		f.controllerDone = make(chan error, 1)
+		f.controllerDone <- nil
+		return f, nil
 	}
 	co := o.Controller
 	defaults := manager.Options{

@@ -20,7 +20,12 @@
 //	    their targets, taints, counts per member and over the fleet, when to evaluate again.
 //	(*Plan).Place(n int) []string
 //	    Members for n new Jobs: smooth weighted round-robin (distribution.Place) over the members
-//	    that are observed and untainted, continuing after the failover picks.
+//	    that are observed, whitelisted and not blocked, continuing after the failover picks;
+//	    under PriorityFailover only over those with the highest priority.
+//	(*Plan).Blocked(member string) string
+//	    Why a member gets no new Jobs ("" when it may get them).
+//	(*Plan).SettleFailovers(made []Failover)
+//	    Keeps the taints and scopes only of the failovers that were carried out.
 //	Paused(annotations map[string]string) bool
 //	    KEDA's autoscaling.keda.sh/paused rule.
 //
@@ -42,9 +47,25 @@
 // goes back to its source's member); the copy carries AnnotationFailoverOf naming its source,
 // so the pairing lives in the member objects and survives restarts. Each failover is
 // one failure of the source's member: the first soft-taints it for SoftTaintDuration, a further
-// one while it is tainted makes it a hard taint for HardTaintDuration. A tainted member gets no
-// new Jobs; soft and hard differ in how long they last and what escalates them. When no member
-// can take the copy the Job stays, counted as stuck, and nothing is tainted. The duplication
+// one while it is tainted makes it a hard taint for HardTaintDuration (SoftTaintDuration 0: hard
+// at once). A tainted member gets no new Jobs; soft and hard differ in how long they last and
+// what escalates them. When no member can take the copy the Job stays, counted as stuck, and
+// nothing is tainted.
+//
+// # Priority failover
+//
+// Under PriorityFailover new Jobs and failover copies go to the eligible members with the
+// highest priority. A hard taint is also recorded as a TaintScope {class, priority, size,
+// until}: it blocks the member for a DSJ of the same class at the same priority whose size is
+// at least the scope's (TaintScope.Holds: a member that could not start a workload cannot start
+// a larger one; a smaller one may fit). Input.PeerScopes are the scopes of the other DSJs of
+// the class in the namespace; they hold like the DSJ's own. See docs/priority-failover.md.
+//
+// # Departed members
+//
+// A member that left the whitelist (Member.Departed) gets no Jobs; its live Jobs are deleted
+// (ReasonMemberRemoved) unless the rollout is gradual, then they finish and count; its finished
+// Jobs are deleted. Its stuck Jobs fail over like any other. The duplication
 // policy then decides the fate of each pair:
 //
 //	keepAll                 both stay.
@@ -61,11 +82,14 @@
 // that cannot be read counts with the running/pending numbers last stored in status while it
 // has been unreachable for less than GracePeriod, and not at all afterwards (its Jobs are
 // presumed lost, and the triggers will ask for new ones elsewhere). An unregistered member
-// counts nothing.
+// counts nothing. DistinctRunning and DistinctPending count each live source/copy pair once
+// (the pendingAware strategy).
 //
 // # What the caller persists
 //
 //   - Plan.Taints → per member softTaintedUntil/hardTaintedUntil; back as Member.Taint.
+//   - Plan.Scopes → per member hardTaintScopes; back as Member.Scopes (and other DSJs'
+//     Input.PeerScopes).
 //   - Plan.RRState (after Place) → status.roundRobinWeights; back as Input.RRState.
 //   - Plan.Counts → per member runningJobs/pendingJobs; back as Member.LastKnown.
 //   - the time a member became unreachable → lastStatusChangeTime; back as UnreachableSince.

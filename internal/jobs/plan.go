@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -25,11 +26,23 @@ const (
 	Unregistered
 )
 
-// Member is one eligible member (whitelisted, or registered when the whitelist is empty).
+// Strategy is clusterScheduling.strategy.
+type Strategy string
+
+// Strategies.
+const (
+	WeightedRoundRobin Strategy = "weightedRoundRobin"
+	PriorityFailover   Strategy = "priorityFailover"
+)
+
+// Member is one member of the evaluation: eligible (whitelisted, or registered when the
+// whitelist is empty), or departed (it left the whitelist and still holds Jobs of the DSJ).
 type Member struct {
 	Name string
 	// Weight is its round-robin weight; 0 makes it a standby (distribution.Place).
 	Weight int32
+	// Priority is scheduling.priority (priorityFailover: higher is preferred).
+	Priority int32
 	// Namespace and Hash are where new Jobs go in this member and the template hash they get:
 	// a live Job elsewhere or with another hash is outdated.
 	Namespace string
@@ -41,6 +54,12 @@ type Member struct {
 	LastKnown Counts
 	// Taint is the taint stored in status.
 	Taint Taint
+	// Scopes are the priorityFailover hard taint scopes stored in status (hardTaintScopes).
+	Scopes []TaintScope
+	// Departed: the member left spec.memberClusters. It gets no Jobs, and its Jobs are rollout
+	// leftovers: live ones are deleted, or left to finish with a gradual rollout; finished ones
+	// are deleted.
+	Departed bool
 }
 
 // Counts are one member's Jobs after an evaluation.
@@ -104,6 +123,13 @@ type Input struct {
 	// MaxFailovers bounds the failover copies of one evaluation (0: no bound); the other stuck
 	// Jobs wait for the next one (Plan.DeferredFailovers), oldest first as always.
 	MaxFailovers int
+	// Strategy and Affinity are clusterScheduling.strategy and .workloadAffinity; "" is
+	// WeightedRoundRobin.
+	Strategy Strategy
+	Affinity Affinity
+	// PeerScopes are hard taint scopes that other DSJs of the namespace recorded, by member:
+	// under PriorityFailover a scope holds for this DSJ exactly like one of its own.
+	PeerScopes map[string][]TaintScope
 }
 
 // DeletionReason says why a Job is deleted.
@@ -114,6 +140,8 @@ const (
 	ReasonRollout     DeletionReason = "Rollout"
 	ReasonHistory     DeletionReason = "HistoryLimit"
 	ReasonDuplication DeletionReason = "Duplication"
+	// ReasonMemberRemoved: the Job is in a member that left spec.memberClusters.
+	ReasonMemberRemoved DeletionReason = "MemberRemoved"
 )
 
 // Deletion is one Job to delete.
@@ -137,6 +165,9 @@ type Plan struct {
 	DeferredFailovers int
 	// Taints is every member's taint after this evaluation.
 	Taints map[string]Taint
+	// Scopes is every member's own hard taint scopes after this evaluation (PriorityFailover;
+	// empty otherwise).
+	Scopes map[string][]TaintScope
 	// Counts is every member's Jobs after the deletions of this plan (not counting the
 	// failover copies it creates).
 	Counts map[string]Counts
@@ -144,6 +175,11 @@ type Plan struct {
 	// the failover copies.
 	Running int64
 	Pending int64
+	// DistinctRunning and DistinctPending are Running and Pending with each stuck Job and its
+	// failover copy counted as one unit of work (the pendingAware strategy): running once, and
+	// pending only while neither has started.
+	DistinctRunning int64
+	DistinctPending int64
 	// RRState is the round-robin state after the failover picks and Place; persist it.
 	RRState map[string]int64
 	// RequeueAfter is when a new evaluation can change something by itself: a pending Job
@@ -152,6 +188,7 @@ type Plan struct {
 
 	now     time.Time
 	members []Member
+	in      *Input
 }
 
 // Evaluate decides, over every Job of the fleet: the rollout, duplication-policy and history
@@ -160,12 +197,15 @@ type Plan struct {
 func Evaluate(in Input) *Plan {
 	pol := in.Policy
 	now := in.Now
-	p := &Plan{Taints: map[string]Taint{}, Counts: map[string]Counts{}, RRState: map[string]int64{},
-		now: now, members: in.Members}
+	p := &Plan{Taints: map[string]Taint{}, Scopes: map[string][]TaintScope{}, Counts: map[string]Counts{},
+		RRState: map[string]int64{}, now: now, members: in.Members, in: &in}
 	members := map[string]Member{}
 	for _, m := range in.Members {
 		members[m.Name] = m
 		p.Taints[m.Name] = m.Taint.Expire(now)
+		if in.Strategy == PriorityFailover {
+			p.Scopes[m.Name] = liveScopes(m.Scopes, now)
+		}
 		if w, ok := in.RRState[m.Name]; ok {
 			p.RRState[m.Name] = w
 		}
@@ -179,6 +219,11 @@ func Evaluate(in Input) *Plan {
 	slices.SortFunc(all, func(a, b Job) int { return cmp.Compare(a.Key(), b.Key()) })
 
 	d := deleter{deleted: map[string]bool{}}
+	for _, j := range all {
+		if members[j.Member].Departed && (!j.Live() || !pol.GradualRollout) {
+			d.delete(j, ReasonMemberRemoved)
+		}
+	}
 	if !pol.GradualRollout {
 		for _, j := range all {
 			if m := members[j.Member]; j.Live() && (j.Hash != m.Hash || j.Namespace != m.Namespace) {
@@ -200,7 +245,7 @@ func Evaluate(in Input) *Plan {
 	}
 	p.Deletions = d.list
 	p.count(all, pol, &d)
-	p.RequeueAfter = requeueAfter(all, copies, p.Taints, pol, now, &d)
+	p.RequeueAfter = p.requeueAfter(all, copies, pol, &d)
 	return p
 }
 
@@ -302,8 +347,95 @@ func (p *Plan) failover(all []Job, copies map[string]int, pol Policy, maxFailove
 			continue
 		}
 		p.Failovers = append(p.Failovers, Failover{Source: j, Target: picks[0]})
-		p.Taints[j.Member] = p.Taints[j.Member].Fail(p.now, pol.SoftTaintDuration, pol.HardTaintDuration)
+		p.fail(j.Member)
 	}
+}
+
+// fail records one failover from member: its taint escalates and, under PriorityFailover, a
+// hard taint is recorded as a scope for the DSJ's class and size at the member's priority.
+func (p *Plan) fail(member string) {
+	pol := p.input().Policy
+	t := p.Taints[member].Fail(p.now, pol.SoftTaintDuration, pol.HardTaintDuration)
+	p.Taints[member] = t
+	if p.input().Strategy == PriorityFailover && t.Hard(p.now) {
+		m := p.member(member)
+		p.Scopes[member] = addScope(p.Scopes[member], TaintScope{Class: p.input().Affinity.Class, Priority: m.Priority,
+			Size: p.input().Affinity.Size, Until: t.HardUntil}, p.now)
+	}
+}
+
+// input is the evaluation's input (empty for a Plan not made by Evaluate).
+func (p *Plan) input() *Input {
+	if p.in == nil {
+		return &Input{}
+	}
+	return p.in
+}
+
+func (p *Plan) member(name string) Member {
+	for _, m := range p.members {
+		if m.Name == name {
+			return m
+		}
+	}
+	return Member{Name: name}
+}
+
+// SettleFailovers keeps the taints and scopes of this plan only for the failovers that were
+// made: a member whose stuck Job could not be copied is tainted only by the copies that exist
+// (the others are planned again next time and must not count twice).
+func (p *Plan) SettleFailovers(made []Failover) {
+	planned, done := map[string]int{}, map[string]int{}
+	for _, f := range p.Failovers {
+		planned[f.Source.Member]++
+	}
+	for _, f := range made {
+		done[f.Source.Member]++
+	}
+	for name, n := range planned {
+		if done[name] == n {
+			continue
+		}
+		m := p.member(name)
+		p.Taints[name] = m.Taint.Expire(p.now)
+		if p.input().Strategy == PriorityFailover {
+			p.Scopes[name] = liveScopes(m.Scopes, p.now)
+		}
+		for range done[name] {
+			p.fail(name)
+		}
+	}
+}
+
+// Blocked says why member gets no new Jobs after this evaluation, "" when it may get them: a
+// soft or hard taint (under PriorityFailover a hard taint holds through its scopes, this DSJ's
+// or a peer's, for this DSJ's class, the member's priority and sizes from the scope's up).
+func (p *Plan) Blocked(member string) string {
+	m := p.member(member)
+	t := p.Taints[member]
+	if p.input().Strategy != PriorityFailover {
+		switch {
+		case t.Hard(p.now):
+			return "hard-tainted"
+		case t.Soft(p.now):
+			return "soft-tainted"
+		}
+		return ""
+	}
+	if t.Soft(p.now) {
+		return "soft-tainted"
+	}
+	for _, s := range p.Scopes[member] {
+		if s.Holds(p.input().Affinity, m.Priority, p.now) {
+			return fmt.Sprintf("hard-tainted for class %q (size ≥ %d) until %s", s.Class, s.Size, s.Until.UTC().Format(time.RFC3339))
+		}
+	}
+	for _, s := range p.input().PeerScopes[member] {
+		if s.Holds(p.input().Affinity, m.Priority, p.now) {
+			return fmt.Sprintf("hard-tainted by another DSJ of class %q (size ≥ %d) until %s", s.Class, s.Size, s.Until.UTC().Format(time.RFC3339))
+		}
+	}
+	return ""
 }
 
 func (p *Plan) count(all []Job, pol Policy, d *deleter) {
@@ -344,9 +476,56 @@ func (p *Plan) count(all []Job, pol Policy, d *deleter) {
 		p.Running += int64(c.Running)
 		p.Pending += int64(c.Pending)
 	}
+	// A copy about to be created adds no unit of work: its source is counted already. Live Jobs
+	// linked by failover (a source, its copy, a copy of that copy) are one unit: running once,
+	// pending only while none of them has started.
+	live := map[string]Job{}
+	for _, j := range all {
+		if j.Live() && !d.gone(j) {
+			live[j.Key()] = j
+		}
+	}
+	unit := map[string]string{} // Job key → a key of its unit (union-find parent)
+	var find func(k string) string
+	find = func(k string) string {
+		for unit[k] != "" && unit[k] != k {
+			k = unit[k]
+		}
+		return k
+	}
+	for k, j := range live {
+		if _, ok := unit[k]; !ok {
+			unit[k] = k
+		}
+		if _, ok := live[j.FailoverOf]; ok && j.FailoverOf != "" {
+			if _, seen := unit[j.FailoverOf]; !seen {
+				unit[j.FailoverOf] = j.FailoverOf
+			}
+			if a, b := find(k), find(j.FailoverOf); a != b {
+				unit[a] = b
+			}
+		}
+	}
+	started := map[string]bool{}
+	roots := map[string]bool{}
+	for k, j := range live {
+		r := find(k)
+		roots[r] = true
+		if !j.Pending {
+			started[r] = true
+		}
+	}
+	p.DistinctRunning = p.Running - int64(len(p.Failovers)) - int64(len(live)-len(roots))
+	p.DistinctPending = p.Pending - int64(len(p.Failovers))
+	for k, j := range live {
+		if j.Pending && (started[find(k)] || find(k) != k) {
+			p.DistinctPending-- // counted by its unit, once, and only if nothing in it started
+		}
+	}
 }
 
-func requeueAfter(all []Job, copies map[string]int, taints map[string]Taint, pol Policy, now time.Time, d *deleter) time.Duration {
+func (p *Plan) requeueAfter(all []Job, copies map[string]int, pol Policy, d *deleter) time.Duration {
+	now := p.now
 	var next time.Duration
 	consider := func(at time.Time) {
 		if wait := at.Sub(now); wait > 0 && (next == 0 || wait < next) {
@@ -358,25 +537,45 @@ func requeueAfter(all []Job, copies map[string]int, taints map[string]Taint, pol
 			consider(j.stuckAt(pol.GracePeriod))
 		}
 	}
-	for _, t := range taints {
+	for _, t := range p.Taints {
 		consider(t.Until(now))
+	}
+	if p.input().Strategy == PriorityFailover {
+		for _, scopes := range []map[string][]TaintScope{p.Scopes, p.input().PeerScopes} {
+			for _, ss := range scopes {
+				for _, s := range ss {
+					consider(s.Until)
+				}
+			}
+		}
 	}
 	return next
 }
 
-// Place picks a member for each of n new Jobs by smooth weighted round-robin over the members
-// that are observed and not tainted after this evaluation, continuing the state after the
-// failover picks. It returns fewer than n names (none) when no member can take Jobs. Its time
-// and memory are linear in n: the caller bounds n (the controller's Jobs-per-evaluation cap),
-// never maxReplicaCount.
+// Place picks a member for each of n new Jobs, continuing the round-robin state after the
+// failover picks, among the members that are observed, still whitelisted and not blocked
+// (Blocked) after this evaluation: by smooth weighted round-robin over all of them
+// (WeightedRoundRobin), or over those with the highest priority (PriorityFailover). It returns
+// fewer than n names (none) when no member can take Jobs. Its time and memory are linear in
+// n: the caller bounds n (the controller's Jobs-per-evaluation cap), never maxReplicaCount.
 func (p *Plan) Place(n int) []string { return p.place(n) }
 
 func (p *Plan) place(n int, exclude ...string) []string {
 	var ms []distribution.Member
+	top := int32(-1)
 	for _, m := range p.members {
-		if m.Access == Observed && !slices.Contains(exclude, m.Name) && !p.Taints[m.Name].Tainted(p.now) {
-			ms = append(ms, distribution.Member{Name: m.Name, Weight: m.Weight})
+		if m.Access != Observed || m.Departed || slices.Contains(exclude, m.Name) || p.Blocked(m.Name) != "" {
+			continue
 		}
+		if p.input().Strategy == PriorityFailover {
+			switch {
+			case m.Priority < top:
+				continue
+			case m.Priority > top:
+				top, ms = m.Priority, ms[:0]
+			}
+		}
+		ms = append(ms, distribution.Member{Name: m.Name, Weight: m.Weight})
 	}
 	if len(ms) == 0 || n <= 0 {
 		return nil

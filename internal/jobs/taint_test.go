@@ -53,3 +53,33 @@ func TestTaintExpireClearsEndedTaints(t *testing.T) {
 		t.Errorf("Expire while hard = %+v: the soft until is dropped", got)
 	}
 }
+
+// softTaintDuration 0s disables the soft taint: the first failure is hard (the reference's
+// documented rule).
+func TestTaintWithoutSoftTaint(t *testing.T) {
+	got := Taint{}.Fail(at(0), 0, 5*time.Minute)
+	if !got.Hard(at(0)) || got.HardUntil != at(300) || got.Soft(at(0)) {
+		t.Errorf("Fail with soft 0 = %+v, want hard until 300s", got)
+	}
+}
+
+func TestAddScope(t *testing.T) {
+	s := func(class string, size int32, until int) TaintScope {
+		return TaintScope{Class: class, Priority: 1, Size: size, Until: at(until)}
+	}
+	got := addScope([]TaintScope{s("a", 1, 50), s("b", 1, 5)}, s("a", 1, 80), at(10))
+	if len(got) != 1 || got[0] != s("a", 1, 80) {
+		t.Errorf("same scope: %+v, want it extended and the ended one dropped", got)
+	}
+	got = addScope([]TaintScope{s("a", 1, 50)}, s("a", 2, 40), at(10))
+	if len(got) != 2 {
+		t.Errorf("another size is another scope: %+v", got)
+	}
+	var many []TaintScope
+	for i := range maxScopes + 5 {
+		many = addScope(many, s("c", int32(i), 100+i), at(0))
+	}
+	if len(many) != maxScopes || many[len(many)-1].Until.Before(at(105)) {
+		t.Errorf("%d scopes kept (the last ends %v): bounded, the ones that end first dropped", len(many), many[len(many)-1].Until)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
@@ -25,6 +26,7 @@ import (
 	"github.com/fleetscale/fleetscale/internal/member"
 	"github.com/fleetscale/fleetscale/internal/metrics"
 	"github.com/fleetscale/fleetscale/internal/scalers"
+	"github.com/fleetscale/fleetscale/internal/tenancy"
 )
 
 // Options are the controller's flags.
@@ -40,6 +42,19 @@ type Options struct {
 	ExternalScalerAddress  string
 	// MaxJobsPerEvaluation caps the Jobs one DSJ evaluation creates (0: the default, 100).
 	MaxJobsPerEvaluation int
+	// MetricsSecure serves /metrics over HTTPS, only to callers the hub's API authenticates
+	// (TokenReview) and authorises for GET /metrics (SubjectAccessReview).
+	MetricsSecure bool
+	// MetricsCertDir holds tls.crt and tls.key for the secure /metrics; empty or without
+	// them, a self-signed certificate is made in memory.
+	MetricsCertDir string
+
+	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election (0: controller-runtime's
+	// 15s, 10s, 2s): how long a killed leader's lease blocks the standby, how long a leader keeps
+	// trying to renew before it gives up, and how often candidates retry.
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
 }
 
 // BindFlags registers the options on fs with their defaults.
@@ -48,12 +63,30 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint (0 disables)")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz (0 disables)")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "Elect a leader so only one replica acts")
+	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a standby waits before it takes over a lease its leader stopped renewing")
+	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader retries renewing its lease before it stops leading (less than the lease duration)")
+	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", 2*time.Second, "How often candidates try to acquire or renew the lease")
 	fs.DurationVar(&o.MemberProbeInterval, "member-probe-interval", 5*time.Second, "How often each member cluster is probed")
 	fs.DurationVar(&o.MemberProbeTimeout, "member-probe-timeout", 3*time.Second, "Bound on one member probe")
 	fs.DurationVar(&o.MemberCallTimeout, "member-call-timeout", 5*time.Second, "Bound on any other call into a member")
 	fs.StringVar(&o.ExternalScalerAddress, "external-scaler-address", "", "host:port of a server speaking KEDA's external-scaler gRPC protocol (fleetscale-keda-scalers) that evaluates trigger types the hub does not implement; empty: such triggers are reported as unsupported")
 	fs.DurationVar(&o.HPASyncPeriod, "hpa-sync-period", 15*time.Second, "Re-evaluation period while a rate limit holds the total back (the HPA's sync period)")
 	fs.IntVar(&o.MaxJobsPerEvaluation, "max-jobs-per-evaluation", distributedscaledjob.DefaultMaxJobsPerEvaluation, "Most Jobs one evaluation of one DistributedScaledJob creates, failover copies included; the rest follow in the next evaluations, a second apart")
+	fs.BoolVar(&o.MetricsSecure, "metrics-secure", false, "Serve /metrics over HTTPS to callers the hub authenticates and authorises for GET /metrics (needs RBAC to create tokenreviews and subjectaccessreviews); default plain HTTP")
+	fs.StringVar(&o.MetricsCertDir, "metrics-cert-dir", "", "Directory with tls.crt and tls.key for --metrics-secure (default: a self-signed certificate made in memory)")
+}
+
+// metricsOptions serves /metrics as the flags say: with --metrics-secure through
+// controller-runtime's secure serving, which authenticates and authorises every scrape
+// against the hub's API.
+func metricsOptions(o Options) metricsserver.Options {
+	m := metricsserver.Options{BindAddress: o.MetricsBindAddress}
+	if o.MetricsSecure {
+		m.SecureServing = true
+		m.FilterProvider = filters.WithAuthenticationAndAuthorization
+		m.CertDir = o.MetricsCertDir
+	}
+	return m
 }
 
 // Scheme has the hub's and members' types.
@@ -76,7 +109,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		// Status holds state that decisions rest on (shares, HPA history, original replicas):
 		// a reconcile must never read an older status than the one it just wrote.
 		Client:                  client.Options{Cache: &client.CacheOptions{EnableReadYourWritesConsistency: ptr.To(true)}},
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		Metrics:                 metricsOptions(o),
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        "fleetscale-controller.keda.kedify.io",
@@ -84,6 +117,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		// A replica that stops (rolling update) hands the lease over at once instead of
 		// leaving the fleet unscaled for the lease duration. Safe: Run returns right after.
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 positive(o.LeaseDuration),
+		RenewDeadline:                 positive(o.RenewDeadline),
+		RetryPeriod:                   positive(o.RetryPeriod),
 	})
 	if err != nil {
 		return fmt.Errorf("new manager: %w", err)
@@ -98,6 +134,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		CallTimeout:   o.MemberCallTimeout,
 		Scheme:        scheme,
 	})
+	// The hub admin's TenantPolicies, read from the manager's cache. (The lead wires it into
+	// triggers as scalers.Options.Policy too once that hook exists.)
+	policies := &tenancy.Checker{Reader: mgr.GetClient()}
 	if err := mgr.Add(registry); err != nil {
 		return fmt.Errorf("add registry: %w", err)
 	}
@@ -107,13 +146,14 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	if err := (&distributedscaledobject.Reconciler{
 		Client: mgr.GetClient(), Registry: registry, Recorder: mgr.GetEventRecorder("fleetscale-controller"),
-		Namespace: o.Namespace, SyncPeriod: o.HPASyncPeriod, Metrics: recorder, Scalers: triggers,
+		Namespace: o.Namespace, SyncPeriod: o.HPASyncPeriod, Metrics: recorder, Scalers: triggers, Tenancy: policies,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("distributedscaledobject controller: %w", err)
 	}
 	if err := (&distributedscaledjob.Reconciler{
 		Client: mgr.GetClient(), Registry: registry, Recorder: mgr.GetEventRecorder("fleetscale-controller"),
-		Namespace: o.Namespace, Metrics: recorder, Scalers: triggers, MaxJobsPerEvaluation: o.MaxJobsPerEvaluation,
+		Namespace: o.Namespace, Metrics: recorder, Scalers: triggers, Tenancy: policies,
+		MaxJobsPerEvaluation: o.MaxJobsPerEvaluation,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("distributedscaledjob controller: %w", err)
 	}
@@ -127,4 +167,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		return fmt.Errorf("manager: %w", err)
 	}
 	return nil
+}
+
+// positive is d, or nil (controller-runtime's default) when d is not set.
+func positive(d time.Duration) *time.Duration {
+	if d <= 0 {
+		return nil
+	}
+	return &d
 }

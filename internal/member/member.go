@@ -177,10 +177,14 @@ func (m *Member) WatchKind(gvk schema.GroupVersionKind) error {
 type Target struct {
 	Exists   bool
 	Replicas int32
-	// ReadyReplicas is status.readyReplicas when the kind has it.
+	// ReadyReplicas is status.readyReplicas (else status.availableReplicas) when the kind has it.
 	ReadyReplicas int32
-	Selector      string
-	Object        *unstructured.Unstructured
+	// ReadyReplicasKnown: the object reports status.readyReplicas or availableReplicas. Some
+	// kinds omit the field at 0 (a Deployment with no ready pod): the caller then counts the
+	// pods of Selector (ReadyPods).
+	ReadyReplicasKnown bool
+	Selector           string
+	Object             *unstructured.Unstructured
 }
 
 // GetTarget reads the target from the member's cache (call WatchKind first). It fails when
@@ -202,7 +206,9 @@ func (m *Member) GetTarget(ctx context.Context, gvk schema.GroupVersionKind, nam
 		t.Replicas = int32(r)
 	}
 	if r, found, _ := unstructured.NestedInt64(obj.Object, "status", "readyReplicas"); found {
-		t.ReadyReplicas = int32(r)
+		t.ReadyReplicas, t.ReadyReplicasKnown = int32(r), true
+	} else if r, found, _ := unstructured.NestedInt64(obj.Object, "status", "availableReplicas"); found {
+		t.ReadyReplicas, t.ReadyReplicasKnown = int32(r), true
 	}
 	if raw, found, _ := unstructured.NestedMap(obj.Object, "spec", "selector"); found {
 		var ls metav1.LabelSelector

@@ -174,6 +174,12 @@ func TestChartOnAPIServer(t *testing.T) {
 	t.Run("controller as the chart's ServiceAccount", func(t *testing.T) {
 		runControllerAsChart(ctx, t, env, h, kv)
 	})
+	if t.Failed() {
+		return
+	}
+	t.Run("admission policy", func(t *testing.T) {
+		checkAdmissionPolicy(ctx, t, env)
+	})
 }
 
 func runControllerAsChart(ctx context.Context, t *testing.T, env *clusterenv.Env, h *hub, kv chartutil.KubeVersion) {
@@ -207,8 +213,12 @@ func runControllerAsChart(ctx context.Context, t *testing.T, env *clusterenv.Env
 
 	// The controller with the Deployment's arguments, as its ServiceAccount.
 	d := typed[appsv1.Deployment](t, r.find(t, "Deployment", "fleetscale-controller"))
-	opts := controllerFlags(t, container(t, d, "controller").Args)
-	opts.MetricsBindAddress, opts.HealthProbeBindAddress = "0", "0" // no fixed ports in tests
+	// Without the adapter's flags: the adapter does not run here, and its client certificate
+	// exists only in the pod's Secret volume. (checkKedaScalers covers them.)
+	args := slices.DeleteFunc(slices.Clone(container(t, d, "controller").Args), func(a string) bool { return strings.HasPrefix(a, "--external-scaler-") })
+	opts := controllerFlags(t, args)
+	// No fixed ports in tests; /metrics on a free one, served as the chart says (secure).
+	opts.MetricsBindAddress, opts.HealthProbeBindAddress = freeAddress(t), "0"
 	sa := d.Spec.Template.Spec.ServiceAccountName
 	cfg := rest.CopyConfig(env.Hub.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{
@@ -289,6 +299,9 @@ func runControllerAsChart(ctx context.Context, t *testing.T, env *clusterenv.Env
 			return false, err.Error()
 		}
 		return s.Spec.Replicas == 4, fmt.Sprintf("%d replicas", s.Spec.Replicas)
+	})
+	t.Run("secure metrics", func(t *testing.T) {
+		scrapeSecureMetrics(ctx, t, env, r, opts.MetricsBindAddress)
 	})
 	eventually(t, &denied, "the DSO's status reports the member", func() (bool, string) {
 		dso, err := h.dyn.Resource(dsos).Namespace("default").Get(ctx, "nginx", metav1.GetOptions{})

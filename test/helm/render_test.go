@@ -34,10 +34,13 @@ import (
 
 const (
 	chartDir = "../../charts/fleetscale"
-	// The controller flag for the KEDA scalers adapter; the chart passes it, the controller
-	// does not have it yet.
+	// The controller flag for the KEDA scalers adapter.
 	externalScalerFlag = "external-scaler-address"
 )
+
+// externalScalerTLSFlags are the controller's client TLS flags for the adapter
+// (INTERFACES.md §A); controllerFlags accepts them while the controller lacks them.
+var externalScalerTLSFlags = []string{"external-scaler-ca-file", "external-scaler-cert-file", "external-scaler-key-file", "external-scaler-server-name"}
 
 // kubeVersion is what the chart is rendered for when no apiserver tells (the version the
 // harness runs; the chart's kubeVersion constraint is checked against it).
@@ -164,8 +167,9 @@ func typed[T any](t testing.TB, u *unstructured.Unstructured) *T {
 	return out
 }
 
-// controllerFlags parses args with the flags of cmd/fleetscale-controller. The flag for the
-// KEDA scalers adapter is skipped (and reported) while the controller lacks it.
+// controllerFlags parses args with the flags of cmd/fleetscale-controller. The client TLS
+// flags for the KEDA scalers adapter are accepted (and reported) while the controller lacks
+// them.
 func controllerFlags(t testing.TB, args []string) manager.Options {
 	t.Helper()
 	var o manager.Options
@@ -174,6 +178,14 @@ func controllerFlags(t testing.TB, args []string) manager.Options {
 	fs.String("kubeconfig", "", "")
 	o.BindFlags(fs)
 	(&zap.Options{}).BindFlags(fs)
+	for _, name := range externalScalerTLSFlags {
+		if fs.Lookup(name) == nil {
+			fs.String(name, "", "")
+			if slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--"+name+"=") }) {
+				t.Logf("the controller has no --%s yet; the chart passes it", name)
+			}
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("the controller rejects the chart's arguments %q: %v", args, err)
 	}
@@ -294,25 +306,24 @@ func checkDefaults(t *testing.T, r *release) {
 			t.Errorf("probe %+v, want GET %s on 8081", p.probe, p.path)
 		}
 	}
-	if port(t, c, intstr.FromString("http-metrics")) != 8080 {
-		t.Errorf("metrics port is not 8080")
+	if port(t, c, intstr.FromString("https-metrics")) != 8080 {
+		t.Errorf("metrics port is not 8080 named https-metrics")
 	}
 	if !slices.Contains(c.Args, "--leader-elect") {
 		t.Errorf("args %q lack --leader-elect", c.Args)
 	}
 	o := controllerFlags(t, c.Args)
 	// The controller's defaults (so a new flag does not break this), then what the chart sets.
-	want := controllerFlags(t, nil)
+	want := controllerFlags(t, adapterClientArgs("keda", 9090))
 	want.Namespace, want.LeaderElect = "keda", true
 	want.MetricsBindAddress, want.HealthProbeBindAddress = ":8080", ":8081"
 	want.MemberProbeInterval, want.MemberProbeTimeout = 5*time.Second, 3*time.Second
 	want.MemberCallTimeout, want.HPASyncPeriod = 5*time.Second, 15*time.Second
+	want.MetricsSecure = true
 	if diff := cmp.Diff(want, o); diff != "" {
 		t.Errorf("controller options from the chart's args (-want +got):\n%s", diff)
 	}
-	if slices.ContainsFunc(c.Args, func(a string) bool { return strings.Contains(a, externalScalerFlag) }) {
-		t.Errorf("--%s passed with kedaScalers disabled: %q", externalScalerFlag, c.Args)
-	}
+	checkKedaScalers(t, r, "keda", 9090)
 
 	sa := r.find(t, "ServiceAccount", "fleetscale-controller")
 	if pod.ServiceAccountName != sa.GetName() || sa.GetNamespace() != "keda" {
@@ -334,8 +345,12 @@ func checkDefaults(t *testing.T, r *release) {
 			t.Errorf("%s rendered by default", kind)
 		}
 	}
-	if n := len(r.objects); n != 8 {
-		t.Errorf("%d objects rendered, want 8 (ServiceAccount, ClusterRole, ClusterRoleBinding, Role, RoleBinding, Service, Deployment, PodDisruptionBudget): %s", n, r.summary())
+	checkTenancy(t, r, "fleetscale")
+	checkSecureMetrics(t, r, "fleetscale-controller", "fleetscale-controller", "keda")
+	if n := len(r.objects); n != 22 {
+		t.Errorf("%d objects rendered, want 22 (controller: ServiceAccount, ClusterRoles controller, metrics-auth, metrics-reader, tenant-edit, tenant-view, "+
+			"ClusterRoleBindings controller, metrics-auth, Role, RoleBinding, Service, Deployment, PodDisruptionBudget, ValidatingAdmissionPolicy and its binding; "+
+			"adapter: ServiceAccount, ClusterRole, ClusterRoleBinding, two TLS Secrets, Deployment, Service): %s", n, r.summary())
 	}
 	for _, w := range []string{"kubectl fleetscale mc setup-member NAME -n keda", "--member-kubeconfig", "rollout status deployment/fleetscale-controller"} {
 		if !strings.Contains(r.notes, w) {
@@ -437,23 +452,8 @@ func checkAllEnabled(t *testing.T, r *release) {
 	}
 	checkRBAC(t, r, "fleetscale-controller", "fleetscale-controller", "platform", "fleet")
 
-	ks := typed[appsv1.Deployment](t, r.find(t, "Deployment", "fleetscale-keda-scalers"))
-	kc := container(t, ks, "keda-scalers")
-	if kc.Image != "ghcr.io/fleetscale/fleetscale-keda-scalers:0.1.0" || port(t, kc, intstr.FromString("grpc")) != 9090 {
-		t.Errorf("keda-scalers container %s with ports %+v, want the appVersion image serving grpc on 9090", kc.Image, kc.Ports)
-	}
-	if kc.SecurityContext == nil || kc.SecurityContext.ReadOnlyRootFilesystem == nil || !*kc.SecurityContext.ReadOnlyRootFilesystem ||
-		ks.Spec.Template.Spec.SecurityContext == nil || !*ks.Spec.Template.Spec.SecurityContext.RunAsNonRoot {
-		t.Errorf("keda-scalers runs without the chart's non-root security contexts")
-	}
-	if a := ks.Spec.Template.Spec.AutomountServiceAccountToken; a == nil || *a {
-		t.Errorf("keda-scalers mounts an API token by default")
-	}
+	checkKedaScalers(t, r, "platform", 9090)
 	ksvc := typed[corev1.Service](t, r.find(t, "Service", "fleetscale-keda-scalers"))
-	if !selects(ksvc.Spec.Selector, ks.Spec.Template.Labels) || selects(ksvc.Spec.Selector, d.Spec.Template.Labels) ||
-		len(ksvc.Spec.Ports) != 1 || ksvc.Spec.Ports[0].Port != 9090 || port(t, kc, ksvc.Spec.Ports[0].TargetPort) != 9090 {
-		t.Errorf("Service fleetscale-keda-scalers %+v does not serve exactly the adapter's port 9090", ksvc.Spec)
-	}
 
 	sm := r.find(t, "ServiceMonitor", "fleetscale-controller")
 	metrics := typed[corev1.Service](t, r.find(t, "Service", "fleetscale-controller-metrics"))
@@ -467,6 +467,9 @@ func checkAllEnabled(t *testing.T, r *release) {
 	eps, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
 	if len(eps) != 1 || eps[0].(map[string]any)["port"] != metrics.Spec.Ports[0].Name || eps[0].(map[string]any)["path"] != "/metrics" {
 		t.Errorf("ServiceMonitor endpoints %v, want port %q path /metrics", eps, metrics.Spec.Ports[0].Name)
+	} else if ep := eps[0].(map[string]any); ep["scheme"] != "https" || ep["bearerTokenFile"] != "/var/run/secrets/kubernetes.io/serviceaccount/token" ||
+		ep["tlsConfig"] == nil {
+		t.Errorf("ServiceMonitor endpoint %v: want https with the scraper's ServiceAccount token and a tlsConfig (metrics.secure)", ep)
 	}
 	if ns, _, _ := unstructured.NestedStringSlice(sm.Object, "spec", "namespaceSelector", "matchNames"); !slices.Equal(ns, []string{"platform"}) {
 		t.Errorf("ServiceMonitor namespaceSelector %v, want the release namespace", ns)
@@ -495,13 +498,41 @@ func TestValues(t *testing.T) {
 			}
 		}},
 		{name: "existing ServiceAccount", values: "serviceAccount: {create: false, name: ops}", check: func(t *testing.T, r *release) {
-			if r.has("ServiceAccount") {
-				t.Error("ServiceAccount created with serviceAccount.create=false")
+			// The adapter's own ServiceAccount is not the controller's.
+			for _, o := range r.objects {
+				if o.GetKind() == "ServiceAccount" && o.GetName() != "fleetscale-keda-scalers" {
+					t.Errorf("ServiceAccount %s created with serviceAccount.create=false", o.GetName())
+				}
 			}
 			d := typed[appsv1.Deployment](t, r.find(t, "Deployment", "fleetscale-controller"))
 			rb := typed[rbacv1.RoleBinding](t, r.find(t, "RoleBinding", "fleetscale-controller"))
 			if d.Spec.Template.Spec.ServiceAccountName != "ops" || rb.Subjects[0].Name != "ops" {
 				t.Errorf("pod runs as %q, RoleBinding binds %q; want ops", d.Spec.Template.Spec.ServiceAccountName, rb.Subjects[0].Name)
+			}
+		}},
+		{name: "adapter disabled", values: "kedaScalers: {enabled: false}", check: func(t *testing.T, r *release) {
+			for _, o := range r.objects {
+				if strings.Contains(o.GetName(), "keda-scalers") {
+					t.Errorf("%s %s rendered with kedaScalers.enabled=false", o.GetKind(), o.GetName())
+				}
+			}
+			d := typed[appsv1.Deployment](t, r.find(t, "Deployment", "fleetscale-controller"))
+			c := container(t, d, "controller")
+			if slices.ContainsFunc(c.Args, func(a string) bool { return strings.Contains(a, "external-scaler") }) || len(c.VolumeMounts) > 0 {
+				t.Errorf("controller args %q mounts %v: the adapter's flags and certificate with the adapter disabled", c.Args, c.VolumeMounts)
+			}
+		}},
+		{name: "adapter with certificates of your own", values: "kedaScalers: {tls: {generate: false, serverSecretName: scalers-cert, clientSecretName: ctrl-cert}}", check: func(t *testing.T, r *release) {
+			if r.has("Secret") {
+				t.Errorf("Secrets rendered with kedaScalers.tls.generate=false: %s", r.summary())
+			}
+			ks := typed[appsv1.Deployment](t, r.find(t, "Deployment", "fleetscale-keda-scalers"))
+			d := typed[appsv1.Deployment](t, r.find(t, "Deployment", "fleetscale-controller"))
+			if v := ks.Spec.Template.Spec.Volumes; len(v) == 0 || v[0].Secret == nil || v[0].Secret.SecretName != "scalers-cert" {
+				t.Errorf("adapter volumes %+v, want Secret scalers-cert", v)
+			}
+			if v := d.Spec.Template.Spec.Volumes; len(v) != 1 || v[0].Secret == nil || v[0].Secret.SecretName != "ctrl-cert" {
+				t.Errorf("controller volumes %+v, want Secret ctrl-cert", v)
 			}
 		}},
 		{name: "no RBAC", values: "rbac: {create: false}", check: func(t *testing.T, r *release) {
@@ -512,6 +543,35 @@ func TestValues(t *testing.T) {
 			}
 		}},
 		{name: "every option", values: everyOption, check: checkEveryOption},
+		{name: "unknown validation action", values: "tenancy: {admissionPolicy: {validationActions: [Block]}}", wantErr: "validationActions"},
+		{name: "plain metrics", values: "metrics: {secure: false, serviceMonitor: {enabled: true}}", check: func(t *testing.T, r *release) {
+			d := typed[appsv1.Deployment](t, r.find(t, "Deployment", "fleetscale-controller"))
+			c := container(t, d, "controller")
+			if o := controllerFlags(t, c.Args); o.MetricsSecure || port(t, c, intstr.FromString("http-metrics")) != 8080 {
+				t.Errorf("metrics.secure=false: args %q, ports %+v; want plain http-metrics", c.Args, c.Ports)
+			}
+			for _, name := range []string{"fleetscale-controller-metrics-auth", "fleetscale-metrics-reader"} {
+				if slices.ContainsFunc(r.objects, func(o *unstructured.Unstructured) bool { return o.GetName() == name }) {
+					t.Errorf("%s rendered without metrics.secure", name)
+				}
+			}
+			eps, _, _ := unstructured.NestedSlice(r.find(t, "ServiceMonitor", "fleetscale-controller").Object, "spec", "endpoints")
+			if ep := eps[0].(map[string]any); ep["scheme"] != "http" || ep["port"] != "http-metrics" || ep["bearerTokenFile"] != nil {
+				t.Errorf("ServiceMonitor endpoint %v, want plain http", ep)
+			}
+		}},
+		{name: "no admission policy, no aggregated roles", values: "tenancy: {admissionPolicy: {enabled: false}, aggregateRoles: false}", check: func(t *testing.T, r *release) {
+			for _, k := range []string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} {
+				if r.has(k) {
+					t.Errorf("%s rendered with tenancy.admissionPolicy.enabled=false", k)
+				}
+			}
+			for _, o := range r.objects {
+				if strings.Contains(o.GetName(), "tenant-") {
+					t.Errorf("%s %s rendered with tenancy.aggregateRoles=false", o.GetKind(), o.GetName())
+				}
+			}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := tryRender("fleetscale", "keda", valuesOf(t, tc.values), kubeVersion)
@@ -530,6 +590,11 @@ func TestValues(t *testing.T) {
 	r := render(t, "prod", "keda", map[string]any{"kedaScalers": map[string]any{"enabled": true}}, kubeVersion)
 	r.find(t, "Deployment", "prod-fleetscale-controller")
 	r.find(t, "Service", "prod-fleetscale-keda-scalers")
+	// Kubernetes 1.29 has no GA ValidatingAdmissionPolicy: the chart installs without it (the
+	// controller still enforces the boundary).
+	if r, err := tryRender("fleetscale", "keda", nil, chartutil.KubeVersion{Version: "v1.29.4", Major: "1", Minor: "29"}); err != nil || r.has("ValidatingAdmissionPolicy") {
+		t.Errorf("Kubernetes 1.29: render error %v; want no ValidatingAdmissionPolicy", err)
+	}
 	if _, err := tryRender("fleetscale", "keda", nil, chartutil.KubeVersion{Version: "v1.28.9", Major: "1", Minor: "28"}); err == nil {
 		t.Error("the chart accepts Kubernetes 1.28, whose CRDs lack GA CEL validation")
 	}
@@ -559,6 +624,9 @@ extraArgs: [--zap-encoder=console]
 extraEnv: [{name: GOMEMLIMIT, value: 400MiB}]
 serviceAccount: {create: true, name: fleet-ctrl, annotations: {example.com/role: fleet}}
 rbac: {create: true}
+tenancy:
+  admissionPolicy: {enabled: true, validationActions: [Warn, Audit], namespaceSelector: {matchLabels: {fleetscale-tenants: "true"}}}
+  aggregateRoles: true
 podAnnotations: {example.com/scrape: "false"}
 podLabels: {team: platform}
 podSecurityContext: {runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: {type: RuntimeDefault}}
@@ -576,9 +644,13 @@ topologySpreadConstraints:
 priorityClassName: system-cluster-critical
 podDisruptionBudget: {enabled: true, maxUnavailable: 2}
 metrics:
+  secure: true
+  certSecretName: fleetscale-metrics-tls
+  readerSubjects: [{kind: ServiceAccount, name: prometheus-k8s, namespace: monitoring}]
   service: {type: ClusterIP, port: 9102, annotations: {example.com/metrics: "true"}}
   serviceMonitor:
     enabled: true
+    tlsConfig: {serverName: fleetscale-controller-metrics.keda.svc, ca: {secret: {name: fleetscale-metrics-tls, key: ca.crt}}}
     labels: {release: prometheus}
     interval: 15s
     scrapeTimeout: 5s
@@ -589,7 +661,9 @@ kedaScalers:
   image: {repository: example.com/keda-scalers, tag: dev, pullPolicy: Always}
   replicaCount: 2
   port: 9443
-  args: [--port=9443]
+  healthPort: 9444
+  args: [--max-scalers=5000]
+  tls: {generate: true, validityDays: 30}
   extraEnv: [{name: LOG_LEVEL, value: debug}]
   serviceAccount: {automountToken: true, annotations: {example.com/role: scalers}}
   podAnnotations: {example.com/team: platform}
@@ -632,4 +706,80 @@ func checkEveryOption(t *testing.T, r *release) {
 	}
 	r.find(t, "ServiceMonitor", "fleetscale-controller")
 	r.find(t, "PodDisruptionBudget", "fleetscale-controller")
+	mount := slices.IndexFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == "metrics-certs" })
+	vol := slices.IndexFunc(pod.Volumes, func(v corev1.Volume) bool { return v.Name == "metrics-certs" })
+	if o.MetricsCertDir != "/etc/fleetscale/metrics-certs" || mount < 0 || c.VolumeMounts[mount].MountPath != o.MetricsCertDir ||
+		vol < 0 || pod.Volumes[vol].Secret == nil || pod.Volumes[vol].Secret.SecretName != "fleetscale-metrics-tls" {
+		t.Errorf("metrics.certSecretName: cert dir %q, mounts %+v, volumes %+v", o.MetricsCertDir, c.VolumeMounts, pod.Volumes)
+	}
+	crb := typed[rbacv1.ClusterRoleBinding](t, r.find(t, "ClusterRoleBinding", "fleetscale-metrics-reader"))
+	if crb.RoleRef.Name != "fleetscale-metrics-reader" || len(crb.Subjects) != 1 || crb.Subjects[0].Name != "prometheus-k8s" {
+		t.Errorf("metrics.readerSubjects not bound to the metrics-reader ClusterRole: %+v", crb)
+	}
+	b := r.find(t, "ValidatingAdmissionPolicyBinding", "fleetscale-tenant-boundary")
+	actions, _, _ := unstructured.NestedStringSlice(b.Object, "spec", "validationActions")
+	sel, _, _ := unstructured.NestedStringMap(b.Object, "spec", "matchResources", "namespaceSelector", "matchLabels")
+	if !slices.Equal(actions, []string{"Warn", "Audit"}) || sel["fleetscale-tenants"] != "true" {
+		t.Errorf("admission policy binding %v does not carry the values", b.Object["spec"])
+	}
+}
+
+// checkTenancy: the admission policy and its binding, and the aggregated tenant roles, which
+// grant DSOs and DSJs only (no TenantPolicies, MemberClusters or Secrets).
+func checkTenancy(t *testing.T, r *release, fullname string) {
+	t.Helper()
+	vap := r.find(t, "ValidatingAdmissionPolicy", fullname+"-tenant-boundary")
+	if fp, _, _ := unstructured.NestedString(vap.Object, "spec", "failurePolicy"); fp != "Fail" {
+		t.Errorf("admission policy failurePolicy %q, want Fail", fp)
+	}
+	b := r.find(t, "ValidatingAdmissionPolicyBinding", fullname+"-tenant-boundary")
+	if name, _, _ := unstructured.NestedString(b.Object, "spec", "policyName"); name != vap.GetName() {
+		t.Errorf("binding names policy %q, want %q", name, vap.GetName())
+	}
+	if actions, _, _ := unstructured.NestedStringSlice(b.Object, "spec", "validationActions"); !slices.Equal(actions, []string{"Deny"}) {
+		t.Errorf("binding validationActions %v, want [Deny]", actions)
+	}
+	for _, tc := range []struct {
+		name      string
+		aggregate []string
+	}{
+		{fullname + "-tenant-edit", []string{"aggregate-to-admin", "aggregate-to-edit"}},
+		{fullname + "-tenant-view", []string{"aggregate-to-view"}},
+	} {
+		cr := typed[rbacv1.ClusterRole](t, r.find(t, "ClusterRole", tc.name))
+		for _, a := range tc.aggregate {
+			if cr.Labels["rbac.authorization.k8s.io/"+a] != "true" {
+				t.Errorf("ClusterRole %s lacks label %s", tc.name, a)
+			}
+		}
+		for _, rule := range cr.Rules {
+			for _, res := range rule.Resources {
+				if !strings.HasPrefix(res, "distributedscaled") || !slices.Equal(rule.APIGroups, []string{"keda.kedify.io"}) {
+					t.Errorf("ClusterRole %s grants %v %s: tenants get DSOs and DSJs only", tc.name, rule.APIGroups, res)
+				}
+			}
+		}
+	}
+}
+
+// checkSecureMetrics: the controller may review tokens and access (and nothing else through
+// that role), and a metrics-reader ClusterRole allows GET /metrics only.
+func checkSecureMetrics(t *testing.T, r *release, controller, serviceAccount, releaseNS string) {
+	t.Helper()
+	auth := typed[rbacv1.ClusterRole](t, r.find(t, "ClusterRole", controller+"-metrics-auth"))
+	want := []rbacv1.PolicyRule{
+		{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+	}
+	if diff := cmp.Diff(want, auth.Rules); diff != "" {
+		t.Errorf("metrics-auth ClusterRole rules (-want +got):\n%s", diff)
+	}
+	crb := typed[rbacv1.ClusterRoleBinding](t, r.find(t, "ClusterRoleBinding", controller+"-metrics-auth"))
+	if crb.RoleRef.Name != auth.Name || len(crb.Subjects) != 1 || crb.Subjects[0].Name != serviceAccount || crb.Subjects[0].Namespace != releaseNS {
+		t.Errorf("metrics-auth ClusterRoleBinding %+v does not bind the controller's ServiceAccount", crb)
+	}
+	reader := typed[rbacv1.ClusterRole](t, r.find(t, "ClusterRole", strings.TrimSuffix(controller, "-controller")+"-metrics-reader"))
+	if diff := cmp.Diff([]rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}, reader.Rules); diff != "" {
+		t.Errorf("metrics-reader ClusterRole rules (-want +got):\n%s", diff)
+	}
 }

@@ -41,7 +41,22 @@
 
 {{/* The address the controller dials for trigger types it does not implement. */}}
 {{- define "fleetscale.externalScalerAddress" -}}
-{{- printf "%s.%s.svc:%d" (include "fleetscale.kedaScalersName" .) .Release.Namespace (int .Values.kedaScalers.port) -}}
+{{- printf "%s:%d" (include "fleetscale.externalScalerServerName" .) (int .Values.kedaScalers.port) -}}
+{{- end -}}
+
+{{/* The adapter's DNS name, which its server certificate holds. */}}
+{{- define "fleetscale.externalScalerServerName" -}}
+{{- printf "%s.%s.svc" (include "fleetscale.kedaScalersName" .) .Release.Namespace -}}
+{{- end -}}
+
+{{/* The Secret with the adapter's server certificate (tls.crt, tls.key, ca.crt). */}}
+{{- define "fleetscale.kedaScalersServerSecret" -}}
+{{- default (printf "%s-tls" (include "fleetscale.kedaScalersName" .)) .Values.kedaScalers.tls.serverSecretName -}}
+{{- end -}}
+
+{{/* The Secret with the controller's client certificate for the adapter (tls.crt, tls.key, ca.crt). */}}
+{{- define "fleetscale.kedaScalersClientSecret" -}}
+{{- default (printf "%s-client-tls" (include "fleetscale.kedaScalersName" .)) .Values.kedaScalers.tls.clientSecretName -}}
 {{- end -}}
 
 {{/* An image reference: repository@digest, or repository:tag with the appVersion as default tag. Takes (dict "image" .Values.x.image "root" $). */}}
@@ -94,6 +109,12 @@ app.kubernetes.io/component: keda-scalers
 - --leader-elect
 {{- end }}
 - --metrics-bind-address=:8080
+{{- if .Values.metrics.secure }}
+- --metrics-secure
+{{- if .Values.metrics.certSecretName }}
+- --metrics-cert-dir=/etc/fleetscale/metrics-certs
+{{- end }}
+{{- end }}
 - --health-probe-bind-address=:8081
 - --member-probe-interval={{ .Values.memberProbe.interval }}
 - --member-probe-timeout={{ .Values.memberProbe.timeout }}
@@ -103,8 +124,17 @@ app.kubernetes.io/component: keda-scalers
 - --zap-log-level={{ .Values.logLevel }}
 {{- if .Values.kedaScalers.enabled }}
 - --external-scaler-address={{ include "fleetscale.externalScalerAddress" . }}
+- --external-scaler-ca-file=/var/run/fleetscale/keda-scalers/ca.crt
+- --external-scaler-cert-file=/var/run/fleetscale/keda-scalers/tls.crt
+- --external-scaler-key-file=/var/run/fleetscale/keda-scalers/tls.key
+- --external-scaler-server-name={{ include "fleetscale.externalScalerServerName" . }}
 {{- end }}
 {{- with .Values.extraArgs }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* The metrics port's name says its protocol (service meshes read it). */}}
+{{- define "fleetscale.metricsPortName" -}}
+{{- if .Values.metrics.secure -}}https-metrics{{- else -}}http-metrics{{- end -}}
 {{- end -}}

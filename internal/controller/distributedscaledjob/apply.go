@@ -77,7 +77,11 @@ func (r *Reconciler) apply(ctx context.Context, s *scope) error {
 		}()
 	}
 	wg.Wait()
-	s.settleTaints()
+	made := make([]jobs.Failover, 0, len(s.failedOver))
+	for _, f := range s.failedOver {
+		made = append(made, f.Failover)
+	}
+	s.plan.SettleFailovers(made)
 	if len(errs) > 0 {
 		return fmt.Errorf("applying the plan: %w", errors.Join(errs...))
 	}
@@ -95,6 +99,12 @@ func (r *Reconciler) applyMember(ctx context.Context, s *scope, op *memberOps) m
 	var res memberResult
 	m, mv := op.mv.member, op.mv
 	for _, d := range op.deletions {
+		// A Job left in a namespace the DSJ may no longer act on (it moved, a policy was
+		// withdrawn) is not the DSJ's to delete any more.
+		if err := s.rules.TargetNamespace(d.Job.Namespace); err != nil {
+			res.errs = append(res.errs, fmt.Errorf("not deleting Job %s/%s (%s): %w", d.Job.Namespace, d.Job.Name, d.Reason, err))
+			continue
+		}
 		policy := metav1.DeletePropagationBackground
 		if d.Reason == jobs.ReasonRollout {
 			policy = rolloutPropagation(s.dsj)
@@ -152,33 +162,6 @@ func expectedFrom(member string, job *batchv1.Job, now time.Time) jobs.Job {
 	return jobs.Job{Member: member, Namespace: job.Namespace, Name: job.Name, Created: now,
 		Hash: job.Labels[jobs.LabelTemplateHash], FailoverOf: job.Annotations[jobs.AnnotationFailoverOf],
 		Pending: true, PendingSince: now}
-}
-
-// settleTaints keeps the plan's taints only for failovers that happened: a member whose Job
-// could not be copied is tainted only by the copies that were made (the failed ones are
-// retried next time and must not count twice).
-func (s *scope) settleTaints() {
-	planned, done := map[string]int{}, map[string]int{}
-	for _, f := range s.plan.Failovers {
-		planned[f.Source.Member]++
-	}
-	for _, f := range s.failedOver {
-		done[f.Source.Member]++
-	}
-	for name, n := range planned {
-		if done[name] == n {
-			continue
-		}
-		mv := s.memberView(name)
-		if mv == nil {
-			continue
-		}
-		t := s.planMember(mv).Taint.Expire(s.now)
-		for range done[name] {
-			t = t.Fail(s.now, s.policy.SoftTaintDuration, s.policy.HardTaintDuration)
-		}
-		s.plan.Taints[name] = t
-	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -24,6 +24,7 @@ import (
 	"github.com/fleetscale/fleetscale/internal/member"
 	"github.com/fleetscale/fleetscale/internal/metrics"
 	"github.com/fleetscale/fleetscale/internal/scalers"
+	"github.com/fleetscale/fleetscale/internal/tenancy"
 )
 
 // Finalizer makes deletion wait until the DSJ's Jobs are deleted from the members.
@@ -38,6 +39,9 @@ type Reconciler struct {
 	Metrics *metrics.Recorder
 	// Scalers are the options every trigger shares (external scaler adapter, connections).
 	Scalers scalers.Options
+	// Tenancy reads the hub admin's TenantPolicies; nil applies the defaults (Jobs only in the
+	// DSJ's own namespace of every member, pod templates held to Pod Security baseline).
+	Tenancy *tenancy.Checker
 	// Namespace holds the MemberCluster registrations.
 	Namespace string
 	// Now returns the time; nil means time.Now.
@@ -80,6 +84,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		retErr = errors.Join(retErr, r.patchStatus(ctx, s))
 	}()
 
+	if admitted, err := r.admit(ctx, s); !admitted || err != nil {
+		return reconcile.Result{}, err
+	}
 	r.observeMembers(ctx, s)
 	if len(s.waitingFor) > 0 {
 		// Counting a member whose Jobs are not listed yet as empty would create them again.

@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/autoscaling"
@@ -18,14 +19,14 @@ const ConditionScheduling = "Scheduling"
 
 // Condition reasons set here (the trigger-related ones come from internal/autoscaling).
 const (
-	ReasonInvalidSpec                  = "InvalidSpec"
-	ReasonNoMemberClusters             = "NoMemberClusters"
-	ReasonWaitingForMembers            = "WaitingForMembers"
-	ReasonDeletingJobs                 = "DeletingJobs"
-	ReasonPaused                       = "ScaledJobPaused"
-	ReasonNotPaused                    = "ScaledJobNotPaused"
-	ReasonWeightedRoundRobin           = "WeightedRoundRobin"
-	ReasonPriorityFailoverNotSupported = "PriorityFailoverNotSupported"
+	ReasonInvalidSpec        = "InvalidSpec"
+	ReasonNoMemberClusters   = "NoMemberClusters"
+	ReasonWaitingForMembers  = "WaitingForMembers"
+	ReasonDeletingJobs       = "DeletingJobs"
+	ReasonPaused             = "ScaledJobPaused"
+	ReasonNotPaused          = "ScaledJobNotPaused"
+	ReasonWeightedRoundRobin = "WeightedRoundRobin"
+	ReasonPriorityFailover   = "PriorityFailover"
 )
 
 const notPlacedNote = "not created: no member is healthy and untainted"
@@ -39,24 +40,34 @@ func cappedNote(s *scope) string {
 func (s *scope) summarize() {
 	st := &s.dsj.Status
 	st.MemberClusterStatuses = map[string]v1alpha1.JobMemberClusterStatus{}
-	var healthy int
+	var healthy, eligible int
 	for _, mv := range s.members {
+		if mv.departed && mv.access == jobs.Observed && len(mv.jobs) == 0 {
+			continue // removed from the whitelist and no Job left there
+		}
 		ms := s.memberStatus(mv)
-		if ms.State == v1alpha1.MemberStateReady && !ms.SoftTainted && !ms.HardTainted {
+		st.MemberClusterStatuses[mv.name] = ms
+		if mv.departed {
+			continue
+		}
+		eligible++
+		if ms.State == v1alpha1.MemberStateReady && !ms.Excluded {
 			healthy++
 		}
-		st.MemberClusterStatuses[mv.name] = ms
 	}
 	running, pending := s.runningJobs()
 	st.RunningJobs, st.PendingJobs = running, pending
 	st.DesiredJobs = autoscaling.SumReplicas(running, s.createdCount())
 	st.Selector = jobs.Selector(s.dsj.UID).String()
+	jobsPrint := fmt.Sprintf("%d/%d", st.RunningJobs, st.DesiredJobs)
 	st.Print = v1alpha1.JobPrintStatus{
-		Jobs:         fmt.Sprintf("%d/%d", st.RunningJobs, st.DesiredJobs),
-		MembersCount: fmt.Sprintf("%d/%d", healthy, len(s.members)),
+		RunningJobs:  jobsPrint,
+		Jobs:         jobsPrint,
+		MembersCount: fmt.Sprintf("%d/%d", healthy, eligible),
 	}
 	if s.triggerStatus != nil {
 		st.TriggerMetricsStatus = s.triggerStatus
+		st.ScalersTargetAverageValue = s.scalersTargetAverageValue()
 	}
 	if s.plan != nil {
 		st.RoundRobinWeights = s.plan.RRState
@@ -70,28 +81,42 @@ func (s *scope) summarize() {
 
 // memberStatus is one member's line in status.
 func (s *scope) memberStatus(mv *memberView) v1alpha1.JobMemberClusterStatus {
-	ms := v1alpha1.JobMemberClusterStatus{State: v1alpha1.MemberStateNotReady, Description: mv.reason}
+	ms := v1alpha1.JobMemberClusterStatus{ID: mv.id, Provider: v1alpha1.ProviderKubeconfig,
+		State: v1alpha1.MemberStateNotReady, Description: mv.reason}
 	if mv.access == jobs.Observed {
 		ms.State = v1alpha1.MemberStateReady
 	}
 	// An unobserved member keeps its last known counts (they are what it counts with).
 	ms.RunningJobs, ms.PendingJobs, ms.StuckJobs = mv.prev.RunningJobs, mv.prev.PendingJobs, mv.prev.StuckJobs
 	taint := s.planMember(mv).Taint.Expire(s.now)
+	scopes := mv.prev.HardTaintScopes
+	blocked := ""
 	if s.plan != nil {
 		taint = s.plan.Taints[mv.name]
+		scopes = hardTaintScopes(s.plan.Scopes[mv.name])
+		blocked = s.plan.Blocked(mv.name)
 		if c, ok := s.plan.Counts[mv.name]; ok && mv.access == jobs.Observed {
 			ms.RunningJobs, ms.PendingJobs, ms.StuckJobs = c.Running, c.Pending, c.Stuck
 		}
 	}
-	ms.SoftTainted, ms.HardTainted = taint.Soft(s.now), taint.Hard(s.now)
+	ms.SoftTainted, ms.HardTainted = taint.Soft(s.now), taint.Hard(s.now) || len(scopes) > 0
 	ms.SoftTaintedUntil, ms.HardTaintedUntil = timeOrNil(taint.SoftUntil), timeOrNil(taint.HardUntil)
+	ms.HardTaintScopes = scopes
+	ms.Excluded = mv.departed || mv.access != jobs.Observed || blocked != ""
 
 	ms.LastStatusChangeTime = mv.prev.LastStatusChangeTime
 	if !mv.hadPrev || mv.prev.State != ms.State || ms.LastStatusChangeTime == nil {
 		ms.LastStatusChangeTime = &metav1.Time{Time: s.now}
 	}
+	ms.LastScalingProgressTime = mv.prev.LastScalingProgressTime
+	if mv.access == jobs.Observed && (ms.StuckJobs == 0 || ms.LastScalingProgressTime == nil) {
+		ms.LastScalingProgressTime = &metav1.Time{Time: s.now}
+	}
 	if mv.access == jobs.Observed {
-		ms.Description = describeObserved(ms, s.policy.GracePeriod)
+		ms.Description = describeObserved(ms, blocked, s.policy.GracePeriod)
+	}
+	if mv.departed {
+		ms.Description = strings.TrimSuffix("removed from spec.memberClusters: "+describeDeparted(ms, s.policy.GradualRollout)+"; "+ms.Description, "; ")
 	}
 	if errs := s.applyErrors[mv.name]; len(errs) > 0 {
 		ms.Description = strings.TrimPrefix(ms.Description+"; "+strings.Join(errs, "; "), "; ")
@@ -99,10 +124,12 @@ func (s *scope) memberStatus(mv *memberView) v1alpha1.JobMemberClusterStatus {
 	return ms
 }
 
-func describeObserved(ms v1alpha1.JobMemberClusterStatus, grace time.Duration) string {
+func describeObserved(ms v1alpha1.JobMemberClusterStatus, blocked string, grace time.Duration) string {
 	var parts []string
 	switch {
-	case ms.HardTainted:
+	case strings.HasPrefix(blocked, "hard-tainted for") || strings.HasPrefix(blocked, "hard-tainted by"):
+		parts = append(parts, blocked+": no new Jobs of this workload")
+	case ms.HardTaintedUntil != nil && ms.HardTainted:
 		parts = append(parts, "hard-tainted until "+ms.HardTaintedUntil.UTC().Format(time.RFC3339)+" after repeated failovers: no new Jobs")
 	case ms.SoftTainted:
 		parts = append(parts, "soft-tainted until "+ms.SoftTaintedUntil.UTC().Format(time.RFC3339)+" after a failover: no new Jobs")
@@ -111,6 +138,27 @@ func describeObserved(ms v1alpha1.JobMemberClusterStatus, grace time.Duration) s
 		parts = append(parts, fmt.Sprintf("%d Job(s) pending for more than %s", ms.StuckJobs, grace))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// describeDeparted says what happens to the Jobs of a member that left the whitelist.
+func describeDeparted(ms v1alpha1.JobMemberClusterStatus, gradual bool) string {
+	if gradual {
+		return fmt.Sprintf("%d running Job(s) left to finish (rollout gradual), no new Jobs", ms.RunningJobs)
+	}
+	return "its Jobs are deleted (rollout default), no new Jobs"
+}
+
+// hardTaintScopes is the status form of a member's scopes.
+func hardTaintScopes(in []jobs.TaintScope) []v1alpha1.HardTaintScope {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]v1alpha1.HardTaintScope, 0, len(in))
+	for _, s := range in {
+		out = append(out, v1alpha1.HardTaintScope{Class: s.Class, Priority: ptr.To(s.Priority), Size: ptr.To(s.Size),
+			Until: &metav1.Time{Time: s.Until}})
+	}
+	return out
 }
 
 func timeOrNil(t time.Time) *metav1.Time {
@@ -166,13 +214,14 @@ func (s *scope) setConditions() {
 	} else {
 		set(v1alpha1.ConditionPaused, autoscaling.Condition{Status: metav1.ConditionFalse, Reason: ReasonNotPaused, Message: "ScaledJob is not paused"})
 	}
-	set(ConditionScheduling, schedulingCondition(strategy(s.dsj)))
+	set(ConditionScheduling, schedulingCondition(s.dsj))
 }
 
-func schedulingCondition(strategy string) autoscaling.Condition {
-	if strategy == StrategyPriorityFailover {
-		return autoscaling.Condition{Status: metav1.ConditionFalse, Reason: ReasonPriorityFailoverNotSupported,
-			Message: "clusterScheduling.strategy priorityFailover is not supported yet; Jobs are spread by weightedRoundRobin"}
+func schedulingCondition(dsj *v1alpha1.DistributedScaledJob) autoscaling.Condition {
+	if strategy(dsj) == StrategyPriorityFailover {
+		a := affinity(dsj)
+		return autoscaling.Condition{Status: metav1.ConditionTrue, Reason: ReasonPriorityFailover,
+			Message: fmt.Sprintf("Jobs go to the highest-priority healthy member not tainted for workload class %q (size %d)", a.Class, a.Size)}
 	}
 	return autoscaling.Condition{Status: metav1.ConditionTrue, Reason: ReasonWeightedRoundRobin,
 		Message: "Jobs are spread by smooth weighted round-robin over healthy, untainted members"}

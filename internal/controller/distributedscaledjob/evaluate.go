@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
@@ -24,8 +26,10 @@ func (r *Reconciler) evaluate(ctx context.Context, s *scope) {
 		s.specError = "scaledJobSpec.jobTargetRef is required"
 		return
 	}
+	r.readPeerScopes(ctx, s)
 	s.maxJobs = r.maxJobsPerEvaluation()
-	in := jobs.Input{Now: s.now, Policy: s.policy, RRState: s.prev.RoundRobinWeights, Paused: s.paused, MaxFailovers: s.maxJobs}
+	in := jobs.Input{Now: s.now, Policy: s.policy, RRState: s.prev.RoundRobinWeights, Paused: s.paused,
+		Strategy: jobs.Strategy(strategy(s.dsj)), Affinity: affinity(s.dsj), PeerScopes: s.peerScopes, MaxFailovers: s.maxJobs}
 	for _, mv := range s.members {
 		in.Members = append(in.Members, s.planMember(mv))
 		in.Jobs = append(in.Jobs, mv.jobs...)
@@ -34,10 +38,14 @@ func (r *Reconciler) evaluate(ctx context.Context, s *scope) {
 
 	spec := s.dsj.Spec.ScaledJobSpec
 	ss := spec.ScalingStrategy
+	running, pending := s.plan.Running, s.plan.Pending
+	if ss.Strategy == autoscaling.JobStrategyPendingAware {
+		running, pending = s.plan.DistinctRunning, s.plan.DistinctPending
+	}
 	s.decision = autoscaling.DecideJobs(autoscaling.ScaledJobInput{
 		Triggers:        s.triggers,
-		RunningJobs:     s.plan.Running,
-		PendingJobs:     s.plan.Pending,
+		RunningJobs:     running,
+		PendingJobs:     pending,
 		MinReplicaCount: spec.MinReplicaCount,
 		MaxReplicaCount: spec.MaxReplicaCount,
 		ScalingStrategy: autoscaling.JobScalingStrategy{
@@ -137,22 +145,52 @@ func triggerKey(name, fallback string) string {
 	return fallback
 }
 
-// recordTrigger stores one trigger's reading; lastUpdateTime moves only when the reading does.
+// recordTrigger stores one trigger's reading; lastUpdateTime moves only when the reading does,
+// lastChangeTime only when the state (Active, Inactive, Error) does.
 func (s *scope) recordTrigger(key string, t autoscaling.JobTrigger) {
 	prev := s.prev.TriggerMetricsStatus[key]
 	ts := v1alpha1.TriggerMetricStatus{}
-	if t.Err != nil {
+	switch {
+	case t.Err != nil:
 		ts.Error = t.Err.Error()
 		ts.ConsecutiveFailures = prev.ConsecutiveFailures + 1
 		ts.Value, ts.Target = prev.Value, prev.Target
-	} else {
+		ts.State, ts.Info = v1alpha1.TriggerStateError, ts.Error
+	default:
 		ts.Value = strconv.FormatFloat(t.Value, 'f', -1, 64)
 		ts.Target = strconv.FormatFloat(t.Target, 'f', -1, 64)
 		ts.Active = t.Active
+		ts.State = v1alpha1.TriggerStateInactive
+		ts.Info = "value " + ts.Value + " is not above the activation threshold"
+		if t.Active {
+			ts.State, ts.Info = v1alpha1.TriggerStateActive, ""
+		}
 	}
 	ts.LastUpdateTime = prev.LastUpdateTime
 	if ts.Value != prev.Value || ts.Active != prev.Active || ts.Error != prev.Error || ts.LastUpdateTime == nil {
 		ts.LastUpdateTime = &metav1.Time{Time: s.now}
 	}
+	ts.LastChangeTime = prev.LastChangeTime
+	if ts.State != prev.State || ts.LastChangeTime == nil {
+		ts.LastChangeTime = &metav1.Time{Time: s.now}
+	}
 	s.triggerStatus[key] = ts
+}
+
+// scalersTargetAverageValue is KEDA's getTargetAverageValue (pkg/scaling/scaledjob/metrics.go):
+// the mean target over the triggers' metrics, as a quantity; nil when no trigger has a target.
+func (s *scope) scalersTargetAverageValue() *resource.Quantity {
+	var sum float64
+	n := 0
+	for _, t := range s.triggers {
+		if t.Err == nil || t.Target != 0 {
+			sum += t.Target
+			n++
+		}
+	}
+	milli := math.Round(sum / float64(n) * 1000)
+	if n == 0 || sum == 0 || math.IsNaN(milli) || math.Abs(milli) >= math.MaxInt64 {
+		return nil
+	}
+	return resource.NewMilliQuantity(int64(milli), resource.DecimalSI)
 }

@@ -2,11 +2,13 @@ package distributedscaledjob
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/jobs"
@@ -14,18 +16,18 @@ import (
 
 // Event reasons.
 const (
-	EventJobsCreated          = "JobsCreated"
-	EventJobsDeleted          = "JobsDeleted"
-	EventFailedOver           = "FailedOver"
-	EventMemberTainted        = "MemberTainted"
-	EventMemberUntainted      = "MemberUntainted"
-	EventMemberUnhealthy      = "MemberUnhealthy"
-	EventMemberRecovered      = "MemberRecovered"
-	EventNoMemberAvailable    = "NoMemberAvailable"
-	EventTriggerError         = "TriggerError"
-	EventJobOperationFailed   = "JobOperationFailed"
-	EventStrategyNotSupported = "StrategyNotSupported"
-	EventInvalidSpec          = "InvalidSpec"
+	EventJobsCreated        = "JobsCreated"
+	EventJobsDeleted        = "JobsDeleted"
+	EventFailedOver         = "FailedOver"
+	EventMemberTainted      = "MemberTainted"
+	EventMemberUntainted    = "MemberUntainted"
+	EventMemberUnhealthy    = "MemberUnhealthy"
+	EventMemberRecovered    = "MemberRecovered"
+	EventNoMemberAvailable  = "NoMemberAvailable"
+	EventTriggerError       = "TriggerError"
+	EventJobOperationFailed = "JobOperationFailed"
+	EventMemberRemoved      = "MemberRemoved"
+	EventInvalidSpec        = "InvalidSpec"
 )
 
 // emitEvents records what changed in this evaluation, comparing with the status as read.
@@ -68,10 +70,6 @@ func (r *Reconciler) emitEvents(s *scope) {
 	for _, name := range sortedKeys(s.applyErrors) {
 		r.Recorder.Eventf(dsj, nil, corev1.EventTypeWarning, EventJobOperationFailed, "Apply", "Member %s: %s", name, strings.Join(s.applyErrors[name], "; "))
 	}
-	if strategy(dsj) == StrategyPriorityFailover && !hasReason(s.prev, ReasonPriorityFailoverNotSupported) {
-		r.Recorder.Eventf(dsj, nil, corev1.EventTypeWarning, EventStrategyNotSupported, "Place",
-			"clusterScheduling.strategy priorityFailover is not supported yet; Jobs are spread by weightedRoundRobin")
-	}
 }
 
 func (r *Reconciler) memberEvents(s *scope, mv *memberView) {
@@ -83,7 +81,21 @@ func (r *Reconciler) memberEvents(s *scope, mv *memberView) {
 	case now.State == v1alpha1.MemberStateReady && prev.State == v1alpha1.MemberStateNotReady:
 		r.Recorder.Eventf(s.dsj, nil, corev1.EventTypeNormal, EventMemberRecovered, "Observe", "Member %s is reachable again", mv.name)
 	}
+	if mv.departed && mv.hadPrev && !strings.HasPrefix(prev.Description, "removed from spec.memberClusters") {
+		r.Recorder.Eventf(s.dsj, nil, corev1.EventTypeNormal, EventMemberRemoved, "Observe", "Member %s %s", mv.name, now.Description)
+	}
+	for _, sc := range now.HardTaintScopes {
+		if !slices.ContainsFunc(prev.HardTaintScopes, func(p v1alpha1.HardTaintScope) bool {
+			return p.Class == sc.Class && ptr.Equal(p.Priority, sc.Priority) && ptr.Equal(p.Size, sc.Size)
+		}) {
+			r.Recorder.Eventf(s.dsj, nil, corev1.EventTypeWarning, EventMemberTainted, "Taint",
+				"Member %s hard-tainted for workload class %q at priority %d, sizes ≥ %d, until %s: its Jobs stayed Pending; Jobs go to the next priority",
+				mv.name, sc.Class, ptr.Deref(sc.Priority, 0), ptr.Deref(sc.Size, 0), stamp(sc.Until.Time))
+		}
+	}
 	switch {
+	case now.HardTainted && len(now.HardTaintScopes) > 0:
+		// reported per scope above
 	case now.HardTainted && !prev.HardTainted:
 		r.Recorder.Eventf(s.dsj, nil, corev1.EventTypeWarning, EventMemberTainted, "Taint",
 			"Member %s hard-tainted until %s: another Job failed over while it was tainted; no new Jobs", mv.name, stamp(now.HardTaintedUntil.Time))
@@ -106,15 +118,6 @@ func readyMessage(st v1alpha1.DistributedScaledJobStatus) string {
 	return ""
 }
 
-func hasReason(st v1alpha1.DistributedScaledJobStatus, reason string) bool {
-	for _, c := range st.Conditions {
-		if c.Reason == reason {
-			return true
-		}
-	}
-	return false
-}
-
 func perMember(counts map[string]int) string {
 	parts := make([]string, 0, len(counts))
 	for _, name := range sortedKeys(counts) {
@@ -130,9 +133,10 @@ func describeDeletions(ds []jobs.Deletion) string {
 		by[d.Reason]++
 	}
 	words := map[jobs.DeletionReason]string{
-		jobs.ReasonRollout:     "outdated (rollout)",
-		jobs.ReasonHistory:     "finished beyond the history limits",
-		jobs.ReasonDuplication: "failover duplicate(s) (duplicationPolicy)",
+		jobs.ReasonRollout:       "outdated (rollout)",
+		jobs.ReasonHistory:       "finished beyond the history limits",
+		jobs.ReasonDuplication:   "failover duplicate(s) (duplicationPolicy)",
+		jobs.ReasonMemberRemoved: "in member(s) removed from the whitelist",
 	}
 	var parts []string
 	for reason, n := range by {

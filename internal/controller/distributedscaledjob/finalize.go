@@ -17,6 +17,7 @@ import (
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/jobs"
+	"github.com/fleetscale/fleetscale/internal/tenancy"
 )
 
 // finalize deletes the DSJ's Jobs from the members, then releases the finalizer. Every
@@ -24,12 +25,22 @@ import (
 // moment ago is not missed). A member that fails blocks the deletion (the error retries with
 // backoff, status says which member) when it may hold the DSJ's Jobs: it is whitelisted (or
 // the whitelist is empty) or listed in status. A member that is no longer registered cannot be
-// reached at all and never blocks.
+// reached at all and never blocks. Jobs in a namespace the TenantPolicies do not allow the
+// DSJ are left alone (a Warning Event lists them) and do not block either.
 func (r *Reconciler) finalize(ctx context.Context, dsj *v1alpha1.DistributedScaledJob) error {
 	if !controllerutil.ContainsFinalizer(dsj, Finalizer) {
 		return nil
 	}
-	failures := r.deleteAllJobs(ctx, dsj)
+	rules, err := r.Tenancy.Rules(ctx, dsj.Namespace)
+	if err != nil {
+		return err
+	}
+	failures, left := r.deleteAllJobs(ctx, dsj, rules)
+	if len(left) > 0 && r.Recorder != nil {
+		sort.Strings(left)
+		r.Recorder.Eventf(dsj, nil, corev1.EventTypeWarning, EventJobsLeft, "Delete",
+			"Left %d Job(s) the DSJ may not delete (TenantPolicies do not allow their namespace): %s", len(left), strings.Join(left, ", "))
+	}
 	blocking := map[string]error{}
 	for name, err := range failures {
 		if mayHoldJobs(dsj, name) {
@@ -51,13 +62,15 @@ func (r *Reconciler) finalize(ctx context.Context, dsj *v1alpha1.DistributedScal
 }
 
 // deleteAllJobs deletes the DSJ's Jobs in every registered member, in parallel, and returns
-// the members where that failed.
-func (r *Reconciler) deleteAllJobs(ctx context.Context, dsj *v1alpha1.DistributedScaledJob) map[string]error {
+// the members where that failed and the Jobs (member:namespace/name) left because rules do
+// not allow their namespace.
+func (r *Reconciler) deleteAllJobs(ctx context.Context, dsj *v1alpha1.DistributedScaledJob, rules *tenancy.Rules) (map[string]error, []string) {
 	sel := jobs.Selector(dsj.UID)
 	policy := rolloutPropagation(dsj)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	failures := map[string]error{}
+	var left []string
 	for _, name := range r.Registry.Names() {
 		m, ok := r.Registry.Get(name)
 		if !ok {
@@ -75,6 +88,12 @@ func (r *Reconciler) deleteAllJobs(ctx context.Context, dsj *v1alpha1.Distribute
 				if j.DeletionTimestamp != nil {
 					continue
 				}
+				if rules.TargetNamespace(j.Namespace) != nil {
+					mu.Lock()
+					left = append(left, name+":"+j.Namespace+"/"+j.Name)
+					mu.Unlock()
+					continue
+				}
 				if err := deleteJob(ctx, m.Client(), m.CallContext, jobs.Job{Namespace: j.Namespace, Name: j.Name}, policy); err != nil {
 					errs = append(errs, fmt.Errorf("delete Job %s/%s: %w", j.Namespace, j.Name, err))
 				}
@@ -87,7 +106,7 @@ func (r *Reconciler) deleteAllJobs(ctx context.Context, dsj *v1alpha1.Distribute
 		}()
 	}
 	wg.Wait()
-	return failures
+	return failures, left
 }
 
 func mayHoldJobs(dsj *v1alpha1.DistributedScaledJob, name string) bool {

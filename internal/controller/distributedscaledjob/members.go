@@ -46,17 +46,24 @@ func (r *Reconciler) observeMembers(ctx context.Context, s *scope) {
 	}
 	sel := jobs.Selector(s.dsj.UID)
 	conditions := s.dsj.Spec.ScaledJobSpec.ScalingStrategy.PendingPodConditions
-	for _, ref := range refs {
-		mv := &memberView{name: ref.Name, weight: ref.GetWeight(), namespace: ref.TargetNamespaceOr(s.dsj.Namespace)}
+	ids := r.memberIDs(ctx)
+	for _, ref := range append(refs, departedMembers(s, refs)...) {
+		mv := &memberView{name: ref.Name, weight: ref.GetWeight(), priority: ref.GetPriority(),
+			namespace: ref.TargetNamespaceOr(s.dsj.Namespace), id: ids[ref.Name]}
+		mv.departed = !slices.ContainsFunc(refs, func(r v1alpha1.JobMemberClusterRef) bool { return r.Name == ref.Name })
 		mv.prev, mv.hadPrev = s.prev.MemberClusterStatuses[ref.Name]
 		mv.template, mv.hash = jobs.Render(s.id, s.dsj.Spec.ScaledJobSpec.JobTargetRef, ref.PodOverrides, mv.namespace)
-		s.members = append(s.members, mv)
 
 		m, ok := r.Registry.Get(ref.Name)
 		if !ok {
+			if mv.departed {
+				continue // gone for good: nothing left to read or delete there
+			}
+			s.members = append(s.members, mv)
 			mv.access, mv.reason = jobs.Unregistered, "member cluster is not registered"
 			continue
 		}
+		s.members = append(s.members, mv)
 		mv.member, mv.access = m, jobs.Unreachable
 		// Started even while the member is down, so the cache lists as soon as it is back.
 		cache := r.Jobs.Cache(m)
@@ -84,10 +91,81 @@ func (r *Reconciler) observeMembers(ctx context.Context, s *scope) {
 	}
 }
 
+// departedMembers are the members the status still lists that left spec.memberClusters: their
+// Jobs are handled by the rollout settings (jobs.Member.Departed) until none is left.
+func departedMembers(s *scope, refs []v1alpha1.JobMemberClusterRef) []v1alpha1.JobMemberClusterRef {
+	var out []v1alpha1.JobMemberClusterRef
+	for _, name := range sortedKeys(s.prev.MemberClusterStatuses) {
+		if !slices.ContainsFunc(refs, func(r v1alpha1.JobMemberClusterRef) bool { return r.Name == name }) {
+			out = append(out, v1alpha1.JobMemberClusterRef{MemberClusterRef: v1alpha1.MemberClusterRef{Name: name}})
+		}
+	}
+	return out
+}
+
+// memberIDs are the registrations' UIDs by member name (status id); empty when they cannot be
+// listed (the id is display only).
+func (r *Reconciler) memberIDs(ctx context.Context) map[string]string {
+	var list v1alpha1.MemberClusterList
+	ids := map[string]string{}
+	if err := r.List(ctx, &list, client.InNamespace(r.Namespace)); err == nil {
+		for _, mc := range list.Items {
+			ids[mc.Name] = string(mc.UID)
+		}
+	}
+	return ids
+}
+
+// readPeerScopes collects, under priorityFailover, the hard taint scopes that the other
+// priorityFailover DSJs of the same namespace (the tenant boundary) and workload class hold, so
+// that a member one of them found unable to start the class is avoided by all.
+func (r *Reconciler) readPeerScopes(ctx context.Context, s *scope) {
+	if strategy(s.dsj) != StrategyPriorityFailover {
+		return
+	}
+	var list v1alpha1.DistributedScaledJobList
+	if err := r.List(ctx, &list, client.InNamespace(s.dsj.Namespace)); err != nil {
+		return // the DSJ's own scopes still hold
+	}
+	class := affinity(s.dsj).Class
+	s.peerScopes = map[string][]jobs.TaintScope{}
+	for i := range list.Items {
+		peer := &list.Items[i]
+		if peer.UID == s.dsj.UID || strategy(peer) != StrategyPriorityFailover || affinity(peer).Class != class {
+			continue
+		}
+		for name, ms := range peer.Status.MemberClusterStatuses {
+			s.peerScopes[name] = append(s.peerScopes[name], scopesOf(ms.HardTaintScopes)...)
+		}
+	}
+}
+
+// scopesOf turns status hardTaintScopes into the evaluation's scopes (one without an end
+// holds no more).
+func scopesOf(in []v1alpha1.HardTaintScope) []jobs.TaintScope {
+	var out []jobs.TaintScope
+	for _, h := range in {
+		if h.Until == nil {
+			continue
+		}
+		s := jobs.TaintScope{Class: h.Class, Until: h.Until.Time}
+		if h.Priority != nil {
+			s.Priority = *h.Priority
+		}
+		if h.Size != nil {
+			s.Size = *h.Size
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 // planMember is what the pure evaluation needs to know about a member.
 func (s *scope) planMember(mv *memberView) jobs.Member {
-	pm := jobs.Member{Name: mv.name, Weight: mv.weight, Namespace: mv.namespace, Hash: mv.hash, Access: mv.access,
-		LastKnown: jobs.Counts{Running: mv.prev.RunningJobs, Pending: mv.prev.PendingJobs}}
+	pm := jobs.Member{Name: mv.name, Weight: mv.weight, Priority: mv.priority, Departed: mv.departed,
+		Namespace: mv.namespace, Hash: mv.hash, Access: mv.access,
+		LastKnown: jobs.Counts{Running: mv.prev.RunningJobs, Pending: mv.prev.PendingJobs},
+		Scopes:    scopesOf(mv.prev.HardTaintScopes)}
 	if mv.access == jobs.Unreachable {
 		pm.UnreachableSince = s.now
 		if mv.prev.State == v1alpha1.MemberStateNotReady && mv.prev.LastStatusChangeTime != nil {

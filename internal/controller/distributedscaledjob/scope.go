@@ -12,6 +12,7 @@ import (
 	"github.com/fleetscale/fleetscale/internal/autoscaling"
 	"github.com/fleetscale/fleetscale/internal/jobs"
 	"github.com/fleetscale/fleetscale/internal/member"
+	"github.com/fleetscale/fleetscale/internal/tenancy"
 )
 
 // Values of spec.clusterScheduling.strategy and spec.scaledJobSpec.rollout.
@@ -33,10 +34,15 @@ type scope struct {
 	id     jobs.Identity
 	policy jobs.Policy
 	paused bool
+	// rules are the TenantPolicies' say for the DSJ's namespace (set by admit).
+	rules *tenancy.Rules
 
 	members []*memberView
 	// waitingFor lists members whose Jobs are not known yet (first probe or first list).
 	waitingFor []string
+	// peerScopes are the hard taint scopes other priorityFailover DSJs of the namespace with
+	// the same workload class recorded, by member.
+	peerScopes map[string][]jobs.TaintScope
 
 	specError     string
 	triggers      []autoscaling.JobTrigger
@@ -68,11 +74,16 @@ type createdFailover struct {
 	name string
 }
 
-// memberView is one eligible member as observed now.
+// memberView is one member as observed now: eligible, or departed (it left
+// spec.memberClusters and may still hold Jobs of the DSJ).
 type memberView struct {
 	name      string
 	weight    int32
+	priority  int32
+	departed  bool
 	namespace string
+	// id is the MemberCluster's UID (status id).
+	id string
 	// template is the Job to create here (deep-copy it), hash its template hash.
 	template *batchv1.Job
 	hash     string
@@ -155,6 +166,14 @@ func strategy(dsj *v1alpha1.DistributedScaledJob) string {
 		return cs.Strategy
 	}
 	return StrategyWeightedRoundRobin
+}
+
+// affinity is clusterScheduling.workloadAffinity (the zero Affinity when unset).
+func affinity(dsj *v1alpha1.DistributedScaledJob) jobs.Affinity {
+	if cs := dsj.Spec.ClusterScheduling; cs != nil && cs.WorkloadAffinity != nil {
+		return jobs.Affinity{Class: cs.WorkloadAffinity.Class, Size: cs.WorkloadAffinity.Size}
+	}
+	return jobs.Affinity{}
 }
 
 func pollingInterval(dsj *v1alpha1.DistributedScaledJob) time.Duration {

@@ -14,14 +14,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
+	"github.com/fleetscale/fleetscale/internal/controller/policywatch"
 	"github.com/fleetscale/fleetscale/internal/controller/triggerwatch"
 	"github.com/fleetscale/fleetscale/internal/jobs"
 	"github.com/fleetscale/fleetscale/internal/member"
 )
 
 // SetupWithManager watches DSJs, the hub objects their triggers read (a ConfigMap change is
-// evaluated at once), the registry's member events (health, registrations), and the DSJs'
-// Jobs and pods in the members (a Job that finishes or a pod that starts is evaluated at once).
+// evaluated at once), TenantPolicies and hub Namespace labels (policywatch), the registry's
+// member events (health, registrations), and the DSJs' Jobs and pods in the members (a Job
+// that finishes or a pod that starts is evaluated at once).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.setDefaults()
 	if err := triggerwatch.Index(mgr, &v1alpha1.DistributedScaledJob{}, func(o client.Object) []v1alpha1.ScaleTriggers {
@@ -33,7 +35,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("distributedscaledjob").
 		For(&v1alpha1.DistributedScaledJob{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{})))
-	return triggerwatch.Watches(b, r.Client, func() client.ObjectList { return &v1alpha1.DistributedScaledJobList{} }).
+	newList := func() client.ObjectList { return &v1alpha1.DistributedScaledJobList{} }
+	b = policywatch.Watches(b, r.Client, newList)
+	return triggerwatch.Watches(b, r.Client, newList).
 		WatchesRawSource(source.Channel(r.Registry.Subscribe(), handler.TypedEnqueueRequestsFromMapFunc(r.forMemberEvent))).
 		WatchesRawSource(source.Channel(r.Jobs.Events(), handler.TypedEnqueueRequestsFromMapFunc(r.forJobEvent))).
 		Complete(r)

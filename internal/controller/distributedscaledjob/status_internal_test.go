@@ -88,10 +88,11 @@ func TestRolloutPropagationAndStrategy(t *testing.T) {
 	if rolloutPropagation(dsj) != metav1.DeletePropagationForeground || strategy(dsj) != StrategyPriorityFailover {
 		t.Errorf("set: %s %s", rolloutPropagation(dsj), strategy(dsj))
 	}
-	if c := schedulingCondition(StrategyPriorityFailover); c.Status != metav1.ConditionFalse || c.Reason != ReasonPriorityFailoverNotSupported {
+	dsj.Spec.ClusterScheduling.WorkloadAffinity = &v1alpha1.WorkloadAffinity{Class: "gpu", Size: 2}
+	if c := schedulingCondition(dsj); c.Status != metav1.ConditionTrue || c.Reason != ReasonPriorityFailover || !strings.Contains(c.Message, `class "gpu" (size 2)`) {
 		t.Errorf("priorityFailover: %+v", c)
 	}
-	if c := schedulingCondition(StrategyWeightedRoundRobin); c.Status != metav1.ConditionTrue {
+	if c := schedulingCondition(&v1alpha1.DistributedScaledJob{}); c.Status != metav1.ConditionTrue || c.Reason != ReasonWeightedRoundRobin {
 		t.Errorf("weightedRoundRobin: %+v", c)
 	}
 }
@@ -130,19 +131,19 @@ func TestSummarize(t *testing.T) {
 	if st.RunningJobs != 6 || st.PendingJobs != 3 || st.DesiredJobs != 8 {
 		t.Errorf("running %d pending %d desired %d, want 6 3 8", st.RunningJobs, st.PendingJobs, st.DesiredJobs)
 	}
-	if st.Print != (v1alpha1.JobPrintStatus{Jobs: "6/8", MembersCount: "1/3"}) {
+	if st.Print != (v1alpha1.JobPrintStatus{RunningJobs: "6/8", Jobs: "6/8", MembersCount: "1/3"}) {
 		t.Errorf("print %+v", st.Print)
 	}
 	if st.Selector != jobs.LabelDSJUID+"=uid-1" {
 		t.Errorf("selector %q", st.Selector)
 	}
 	want := map[string]v1alpha1.JobMemberClusterStatus{
-		"m1": {State: v1alpha1.MemberStateReady, RunningJobs: 3, PendingJobs: 1, LastStatusChangeTime: mt(0),
-			Description: "create Job in ns: forbidden"},
-		"m2": {State: v1alpha1.MemberStateReady, RunningJobs: 1, PendingJobs: 1, StuckJobs: 1, SoftTainted: true, SoftTaintedUntil: mt(time.Minute),
-			LastStatusChangeTime: mt(-time.Hour),
-			Description:          "soft-tainted until 2026-03-01T12:01:00Z after a failover: no new Jobs; 1 Job(s) pending for more than 1m0s"},
-		"m3": {State: v1alpha1.MemberStateNotReady, RunningJobs: 2, PendingJobs: 1, LastStatusChangeTime: mt(0),
+		"m1": {Provider: "kubeconfig", State: v1alpha1.MemberStateReady, RunningJobs: 3, PendingJobs: 1, LastStatusChangeTime: mt(0),
+			LastScalingProgressTime: mt(0), Description: "create Job in ns: forbidden"},
+		"m2": {Provider: "kubeconfig", State: v1alpha1.MemberStateReady, Excluded: true, RunningJobs: 1, PendingJobs: 1, StuckJobs: 1,
+			SoftTainted: true, SoftTaintedUntil: mt(time.Minute), LastStatusChangeTime: mt(-time.Hour), LastScalingProgressTime: mt(0),
+			Description: "soft-tainted until 2026-03-01T12:01:00Z after a failover: no new Jobs; 1 Job(s) pending for more than 1m0s"},
+		"m3": {Provider: "kubeconfig", State: v1alpha1.MemberStateNotReady, Excluded: true, RunningJobs: 2, PendingJobs: 1, LastStatusChangeTime: mt(0),
 			Description: "member API not ready (Unreachable): refused"},
 	}
 	if diff := cmp.Diff(want, st.MemberClusterStatuses); diff != "" {
@@ -234,35 +235,6 @@ func TestPlanMember(t *testing.T) {
 	mv.prev.State = v1alpha1.MemberStateReady
 	if got := s.planMember(mv).UnreachableSince; !got.Equal(t0) {
 		t.Errorf("a member that just became unreachable is unreachable since now, got %v", got)
-	}
-}
-
-func TestSettleTaints(t *testing.T) {
-	src := func(name string) jobs.Job { return jobs.Job{Member: "m4", Namespace: "ns", Name: name} }
-	soft := jobs.Taint{SoftUntil: t0.Add(3 * time.Minute)}
-	hard := jobs.Taint{HardUntil: t0.Add(5 * time.Minute)}
-	tests := []struct {
-		name string
-		done int
-		want jobs.Taint
-	}{
-		{"both copies made: the plan's hard taint stands", 2, hard},
-		{"one of two made: soft only", 1, soft},
-		{"none made: untainted", 0, jobs.Taint{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			plan := &jobs.Plan{Failovers: []jobs.Failover{{Source: src("a"), Target: "m1"}, {Source: src("b"), Target: "m1"}},
-				Taints: map[string]jobs.Taint{"m4": hard}}
-			s := scopeFor(v1alpha1.DistributedScaledJobStatus{}, []*memberView{{name: "m4"}}, plan, activeDecision())
-			for i := range tt.done {
-				s.failedOver = append(s.failedOver, createdFailover{Failover: plan.Failovers[i], name: "copy"})
-			}
-			s.settleTaints()
-			if got := s.plan.Taints["m4"]; got != tt.want {
-				t.Errorf("taint %+v, want %+v", got, tt.want)
-			}
-		})
 	}
 }
 

@@ -209,12 +209,14 @@ func TestHungMemberDoesNotDelayTheOthers(t *testing.T) {
 	}, timeout, poll).Should(Succeed())
 }
 
-// spec.memberClusters[].targetNamespace points a member at another namespace than the DSO's.
+// spec.memberClusters[].targetNamespace points a member at another namespace than the DSO's
+// (which a hub admin allows with a TenantPolicy).
 func TestTargetNamespacePerMember(t *testing.T) {
 	RegisterTestingT(t)
 	f := shared.Fleet(t)
 	ns := namespace(t, f)
 	other := namespace(t, f)
+	f.TenantPolicy(t, ns, v1alpha1.TenantPolicySpec{Namespaces: []string{ns}, TargetNamespaces: []string{other}})
 	createNginx(t, f.Member(1), ns, 1)
 	createNginx(t, f.Member(2), other, 1)
 	setMetric(t, f, ns, "30")

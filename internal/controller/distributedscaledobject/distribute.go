@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,7 +29,7 @@ func (r *Reconciler) distribute(s *scope) {
 	policy.StabilizationPeriod = policy.GracePeriod
 	in := distribution.Input{Now: s.now, Total: s.total, Seed: string(s.dso.UID), Policy: policy}
 	if t := s.prev.LastRebalanceTime; t != nil {
-		in.LastStep = t.Time
+		in.LastStep = endOfSecond(t.Time)
 	}
 	target := s.dso.Spec.ScaledObjectSpec.ScaleTargetRef
 	kind := targetGVK(s.dso).Kind
@@ -38,8 +39,18 @@ func (r *Reconciler) distribute(s *scope) {
 		if prev, ok := s.prev.MemberClusterStatuses[mv.name]; ok {
 			mi.State, mi.Desired = distribution.State(prev.State), prev.DesiredReplicas
 			if prev.LastStatusChangeTime != nil {
-				mi.Since = prev.LastStatusChangeTime.Time
+				mi.Since = endOfSecond(prev.LastStatusChangeTime.Time)
 			}
+			if prev.LastScalingProgressTime != nil {
+				mi.Progress = prev.LastScalingProgressTime.Time
+			}
+			if prev.ReadyReplicas != nil {
+				mi.LastReady, mi.LastReadyKnown = *prev.ReadyReplicas, true
+			}
+			mi.Capacity = prev.Capacity
+		}
+		if mv.observed && mv.targetExists {
+			mi.ReadyKnown, mi.Ready, mi.Current = mv.readyKnown, mv.ready, mv.current
 		}
 		in.Members = append(in.Members, mi)
 	}
@@ -47,9 +58,47 @@ func (r *Reconciler) distribute(s *scope) {
 	for i, mv := range s.members {
 		mv.result = s.split.Members[i]
 	}
-	if !s.split.LastStep.IsZero() {
+	if !s.split.LastStep.IsZero() && !s.split.LastStep.Equal(in.LastStep) {
 		s.dso.Status.LastRebalanceTime = &metav1.Time{Time: s.split.LastStep}
 	}
+}
+
+// endOfSecond reads back a time stored in status. metav1.Time keeps whole seconds, rounded
+// down, so a grace period, stabilisation period or step interval counted from it would end up
+// to 1s early; counted from the end of that second it lasts up to 1s longer instead, never
+// shorter: nothing moves inside a grace period (test/fault).
+func endOfSecond(t time.Time) time.Time {
+	if t.Nanosecond() != 0 {
+		return t
+	}
+	return t.Add(time.Second - time.Nanosecond)
+}
+
+// persistShares writes the status, with the shares just decided, before apply scales any
+// member to them. Decisions rest on the stored shares while the total counts what members
+// run: a controller killed between the member writes and the status write (or a leader that
+// lost its lease there) would leave its successor counting the moved replicas twice (on the
+// member that got them and on the excluded one that still holds them in status), keeping that
+// total within the HPA's tolerance and taking the same step again (test/fault). Only when a
+// member is about to be written: a steady state costs no extra status write.
+func (r *Reconciler) persistShares(ctx context.Context, s *scope) error {
+	if s.frozen() || !slices.ContainsFunc(s.members, (*memberView).writePending) {
+		return nil
+	}
+	s.summarize()
+	if err := r.patchStatus(ctx, s); err != nil {
+		return err
+	}
+	// The deferred status patch is computed against what is stored now: diffing against the
+	// object as first read would carry this patch's resourceVersion and conflict with the
+	// spec mirror written in between.
+	s.orig = s.dso.DeepCopy()
+	return nil
+}
+
+// writePending: apply will write this member's share.
+func (mv *memberView) writePending() bool {
+	return mv.result.Apply && mv.observed && mv.current != mv.result.Write
 }
 
 // apply writes each Ready member's share through its target's /scale, in parallel, only where
@@ -66,7 +115,7 @@ func (r *Reconciler) apply(ctx context.Context, s *scope) error {
 	var mu sync.Mutex
 	var errs []error
 	for _, mv := range s.members {
-		if !mv.result.Apply || !mv.observed || mv.current == mv.result.Desired {
+		if !mv.writePending() {
 			continue
 		}
 		m, ok := r.Registry.Get(mv.name)
@@ -76,7 +125,7 @@ func (r *Reconciler) apply(ctx context.Context, s *scope) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := m.SetReplicas(ctx, gvk, mv.namespace, name, mv.result.Desired)
+			err := m.SetReplicas(ctx, gvk, mv.namespace, name, mv.result.Write)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -84,7 +133,7 @@ func (r *Reconciler) apply(ctx context.Context, s *scope) error {
 				errs = append(errs, err)
 				return
 			}
-			mv.applied, mv.replicasAfter = true, mv.result.Desired
+			mv.applied, mv.replicasAfter = true, mv.result.Write
 		}()
 	}
 	wg.Wait()

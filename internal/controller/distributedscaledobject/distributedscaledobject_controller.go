@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -20,6 +21,7 @@ import (
 	"github.com/fleetscale/fleetscale/internal/member"
 	"github.com/fleetscale/fleetscale/internal/metrics"
 	"github.com/fleetscale/fleetscale/internal/scalers"
+	"github.com/fleetscale/fleetscale/internal/tenancy"
 )
 
 // Finalizer restores member workloads on deletion when advanced.restoreToOriginalReplicaCount asks.
@@ -34,6 +36,9 @@ type Reconciler struct {
 	Metrics *metrics.Recorder
 	// Scalers are the options every trigger shares (external scaler adapter, connections).
 	Scalers scalers.Options
+	// Tenancy reads the hub admin's TenantPolicies; nil applies the defaults (a DSO acts only
+	// on its own namespace in every member).
+	Tenancy *tenancy.Checker
 	// Namespace holds the MemberCluster registrations.
 	Namespace string
 	// SyncPeriod spaces re-evaluations while a rate limit holds the total back, and
@@ -70,6 +75,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		retErr = errors.Join(retErr, r.patchStatus(ctx, s))
 	}()
 
+	if admitted, err := r.admit(ctx, s); !admitted || err != nil {
+		return reconcile.Result{}, err
+	}
 	if problem := specProblem(&dso); problem != "" {
 		// Nothing can be read or written for a target that cannot be named: report it and
 		// leave members and the rest of status as they are until the spec changes.
@@ -86,6 +94,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	}
 	r.evaluateTotal(ctx, s)
 	r.distribute(s)
+	if err := r.persistShares(ctx, s); err != nil {
+		return reconcile.Result{}, err
+	}
 	applyErr := r.apply(ctx, s)
 	mirrorErr := r.mirrorTotal(ctx, s)
 	s.summarize()
@@ -162,10 +173,16 @@ func restoreRequested(dso *v1alpha1.DistributedScaledObject) bool {
 }
 
 // finalize restores each member's workload to the replicas it had before the DSO, when asked.
-// Members that cannot be reached are retried; one that is no longer registered is skipped.
+// Members that cannot be reached are retried; one that is no longer registered is skipped, and
+// so is one whose target namespace the TenantPolicies no longer allow (with a Warning Event:
+// the DSO may not write there).
 func (r *Reconciler) finalize(ctx context.Context, dso *v1alpha1.DistributedScaledObject) error {
 	if !controllerutil.ContainsFinalizer(dso, Finalizer) {
 		return nil
+	}
+	rules, err := r.Tenancy.Rules(ctx, dso.Namespace)
+	if err != nil {
+		return err
 	}
 	gvk := targetGVK(dso)
 	var errs []error
@@ -178,6 +195,13 @@ func (r *Reconciler) finalize(ctx context.Context, dso *v1alpha1.DistributedScal
 			continue
 		}
 		ns := memberTargetNamespace(dso, name)
+		if refused := rules.TargetNamespace(ns); refused != nil {
+			if r.Recorder != nil {
+				r.Recorder.Eventf(dso, nil, corev1.EventTypeWarning, EventRestoreSkipped, "Restore",
+					"Not restoring %s %s/%s in member %s to %d replicas: %v", gvk.Kind, ns, dso.Spec.ScaledObjectSpec.ScaleTargetRef.Name, name, *ms.OriginalReplicas, refused)
+			}
+			continue
+		}
 		if err := m.SetReplicas(ctx, gvk, ns, dso.Spec.ScaledObjectSpec.ScaleTargetRef.Name, *ms.OriginalReplicas); err != nil && !apierrors.IsNotFound(errors.Unwrap(err)) {
 			errs = append(errs, err)
 		}

@@ -28,13 +28,27 @@ func (s *scope) summarize() {
 	for _, mv := range s.members {
 		prev := s.prev.MemberClusterStatuses[mv.name]
 		ms := v1alpha1.ScaledMemberStatus{
-			CurrentReplicas:         mv.current,
-			DesiredReplicas:         mv.result.Desired,
-			State:                   string(mv.result.State),
-			Excluded:                mv.result.Excluded,
-			Description:             mv.result.Description,
+			ID:               mv.id,
+			Provider:         v1alpha1.ProviderKubeconfig,
+			CurrentReplicas:  mv.current,
+			DesiredReplicas:  mv.result.Desired,
+			State:            string(mv.result.State),
+			Excluded:         mv.result.Excluded,
+			Description:      mv.result.Description,
+			OriginalReplicas: prev.OriginalReplicas,
+			// Kept while the target cannot be read, so a blip forgets no progress.
 			LastScalingProgressTime: prev.LastScalingProgressTime,
-			OriginalReplicas:        prev.OriginalReplicas,
+			ReadyReplicas:           prev.ReadyReplicas,
+			Capacity:                mv.result.Capacity,
+		}
+		if !mv.result.Progress.IsZero() {
+			ms.LastScalingProgressTime = &metav1.Time{Time: mv.result.Progress}
+		}
+		if mv.observed && mv.targetExists {
+			ms.ReadyReplicas = nil
+			if mv.readyKnown {
+				ms.ReadyReplicas = ptr.To(mv.ready)
+			}
 		}
 		if !mv.result.Since.IsZero() {
 			ms.LastStatusChangeTime = &metav1.Time{Time: mv.result.Since}
@@ -44,7 +58,6 @@ func (s *scope) summarize() {
 		}
 		if mv.applied {
 			ms.CurrentReplicas = mv.replicasAfter
-			ms.LastScalingProgressTime = &metav1.Time{Time: s.now}
 		}
 		if e, ok := s.applyErrors[mv.name]; ok {
 			ms.Description = "scaling failed: " + e
@@ -53,7 +66,12 @@ func (s *scope) summarize() {
 			healthy++
 		}
 		if !mv.result.Excluded {
-			current = autoscaling.SumReplicas(current, ms.CurrentReplicas)
+			// A slow member's probe replica is not part of the total (evaluateTotal).
+			c := ms.CurrentReplicas
+			if ms.Capacity != nil {
+				c = min(c, ms.DesiredReplicas)
+			}
+			current = autoscaling.SumReplicas(current, c)
 		}
 		if st.Selector == "" && mv.selector != "" {
 			st.Selector = mv.selector

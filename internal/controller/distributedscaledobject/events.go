@@ -21,6 +21,8 @@ const (
 	EventMemberRecovered = "MemberRecovered"
 	EventTriggerError    = "TriggerError"
 	EventScaleFailed     = "ScaleFailed"
+	EventMemberSlow      = "MemberSlow"
+	EventMemberProgress  = "MemberProgressing"
 	EventInvalidSpec     = "InvalidSpec"
 )
 
@@ -48,6 +50,15 @@ func (r *Reconciler) emitEvents(s *scope) {
 			"Total %d: %s; shares %s", s.total, s.decision.Reason, shares(s))
 	}
 	for _, mv := range s.members {
+		wasSlow := s.prev.MemberClusterStatuses[mv.name].Capacity != nil
+		switch slow := mv.result.Capacity != nil; {
+		case slow && !wasSlow:
+			r.Recorder.Eventf(dso, nil, corev1.EventTypeWarning, EventMemberSlow, "Rebalance",
+				"Member %s makes no scaling progress; the missing part of its share moves to the others: %s", mv.name, mv.result.Description)
+		case !slow && wasSlow && mv.result.State == distribution.StateReady:
+			r.Recorder.Eventf(dso, nil, corev1.EventTypeNormal, EventMemberProgress, "Rebalance",
+				"Member %s makes progress again (%d ready); its share returns", mv.name, mv.ready)
+		}
 		from, to := distribution.State(mv.prevState), mv.result.State
 		if from == to {
 			continue

@@ -6,9 +6,11 @@ import (
 	"strings"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
+	"github.com/fleetscale/fleetscale/internal/member"
 )
 
 // eligibleMembers is spec.memberClusters, or every registered member with weight 1 when the
@@ -61,6 +63,9 @@ func (r *Reconciler) observeMembers(ctx context.Context, s *scope) {
 	for _, ref := range refs {
 		prev, hadPrev := s.prev.MemberClusterStatuses[ref.Name]
 		mv := &memberView{name: ref.Name, weight: ref.GetWeight(), namespace: ref.TargetNamespaceOr(s.dso.Namespace)}
+		if mc := registrations[ref.Name]; mc != nil {
+			mv.id = string(mc.UID)
+		}
 		if hadPrev {
 			mv.prevState, mv.prevExcluded, mv.current = prev.State, prev.Excluded, prev.CurrentReplicas
 		}
@@ -101,6 +106,8 @@ func (r *Reconciler) observeMembers(ctx context.Context, s *scope) {
 			mv.observed, mv.targetExists = true, t.Exists
 			if t.Exists {
 				mv.current, mv.ready, mv.selector = t.Replicas, t.ReadyReplicas, t.Selector
+				mv.readyKnown = t.ReadyReplicasKnown
+				r.readyFromPods(ctx, m, gvk, mv)
 			}
 		}()
 	}
@@ -108,6 +115,21 @@ func (r *Reconciler) observeMembers(ctx context.Context, s *scope) {
 	for _, mv := range s.members {
 		if mv.unknown {
 			s.waitingFor = append(s.waitingFor, mv.name)
+		}
+	}
+}
+
+// readyFromPods completes the target's ready count when its status has none: apps/v1 kinds
+// omit readyReplicas while it is 0; other kinds get their ready pods counted through the
+// /scale selector. A target that reports neither stays unknown and is never treated as slow.
+func (r *Reconciler) readyFromPods(ctx context.Context, m *member.Member, gvk schema.GroupVersionKind, mv *memberView) {
+	switch {
+	case mv.readyKnown:
+	case mv.current == 0 || gvk.Group == "apps":
+		mv.ready, mv.readyKnown = 0, true
+	case mv.selector != "":
+		if n, err := m.ReadyPods(ctx, mv.namespace, mv.selector); err == nil {
+			mv.ready, mv.readyKnown = n, true
 		}
 	}
 }

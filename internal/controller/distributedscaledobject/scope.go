@@ -50,7 +50,12 @@ type memberView struct {
 	targetExists bool
 	current      int32
 	ready        int32
-	selector     string
+	// readyKnown: ready came from the target's status or its pods; without it the member is
+	// never slow.
+	readyKnown bool
+	selector   string
+	// id is the MemberCluster's UID (status id).
+	id string
 	// unknown: not probed yet, or reachable but its target not read yet and never seen
 	// before: no total may be computed until it is known.
 	unknown       bool

@@ -13,12 +13,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
+	"github.com/fleetscale/fleetscale/internal/controller/policywatch"
 	"github.com/fleetscale/fleetscale/internal/controller/triggerwatch"
 	"github.com/fleetscale/fleetscale/internal/member"
 )
 
 // SetupWithManager watches DSOs, the hub objects their triggers read (so a ConfigMap change
-// is evaluated at once), and the registry's member events (health, registrations, targets).
+// is evaluated at once), TenantPolicies and hub Namespace labels (policywatch), and the
+// registry's member events (health, registrations, targets).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := triggerwatch.Index(mgr, &v1alpha1.DistributedScaledObject{}, func(o client.Object) []v1alpha1.ScaleTriggers {
 		return o.(*v1alpha1.DistributedScaledObject).Spec.ScaledObjectSpec.Triggers
@@ -29,7 +31,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("distributedscaledobject").
 		For(&v1alpha1.DistributedScaledObject{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{})))
-	return triggerwatch.Watches(b, r.Client, func() client.ObjectList { return &v1alpha1.DistributedScaledObjectList{} }).
+	newList := func() client.ObjectList { return &v1alpha1.DistributedScaledObjectList{} }
+	b = policywatch.Watches(b, r.Client, newList)
+	return triggerwatch.Watches(b, r.Client, newList).
 		WatchesRawSource(source.Channel(r.Registry.Subscribe(), handler.TypedEnqueueRequestsFromMapFunc(r.forMemberEvent))).
 		Complete(r)
 }

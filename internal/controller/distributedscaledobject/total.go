@@ -23,10 +23,17 @@ func (r *Reconciler) evaluateTotal(ctx context.Context, s *scope) {
 	// Summed in int64 and saturated: members of up to 2³¹−1 replicas each never wrap.
 	var current, ready int32
 	for _, mv := range s.members {
-		if !mv.prevExcluded {
-			current = autoscaling.SumReplicas(current, mv.current)
-			ready = autoscaling.SumReplicas(ready, mv.ready)
+		if mv.prevExcluded {
+			continue
 		}
+		c := mv.current
+		if prev := s.prev.MemberClusterStatuses[mv.name]; prev.Capacity != nil {
+			// A slow member is asked for a probe replica beyond its share; the total counts
+			// its share, or the probe would creep into the total.
+			c = min(c, prev.DesiredReplicas)
+		}
+		current = autoscaling.SumReplicas(current, c)
+		ready = autoscaling.SumReplicas(ready, mv.ready)
 	}
 	s.prevTotal = current
 	if s.prev.LastEvaluationTime != nil {
@@ -48,6 +55,7 @@ func (r *Reconciler) evaluateTotal(ctx context.Context, s *scope) {
 		CooldownPeriod:        spec.CooldownPeriod,
 		InitialCooldownPeriod: spec.InitialCooldownPeriod,
 		Pause:                 pause,
+		ForceActivation:       autoscaling.ForceActivation(s.dso.Annotations),
 		CreationTime:          s.dso.CreationTimestamp.Time,
 		State:                 stateFromStatus(&s.prev),
 	}
@@ -70,7 +78,7 @@ func (r *Reconciler) evaluateTotal(ctx context.Context, s *scope) {
 	}
 	d = r.holdWithinSyncPeriod(s, in.State, d)
 	s.decision, s.total, s.totalDecided = d, d.DesiredReplicas, true
-	storeState(&s.dso.Status, d)
+	storeState(&s.dso.Status, d, s.now)
 	s.dso.Status.LastEvaluationTime = &metav1.Time{Time: s.now}
 }
 
@@ -159,7 +167,7 @@ func stateFromStatus(st *v1alpha1.DistributedScaledObjectStatus) autoscaling.Sca
 	return state
 }
 
-func storeState(st *v1alpha1.DistributedScaledObjectStatus, d autoscaling.ScaledObjectDecision) {
+func storeState(st *v1alpha1.DistributedScaledObjectStatus, d autoscaling.ScaledObjectDecision, now time.Time) {
 	st.LastActiveTime = d.State.LastActiveTime
 	st.TriggerFailures = d.State.TriggerFailures
 	h := d.State.History
@@ -177,18 +185,34 @@ func storeState(st *v1alpha1.DistributedScaledObjectStatus, d autoscaling.Scaled
 			st.ScalingHistory.ScaleDownEvents = append(st.ScalingHistory.ScaleDownEvents, v1alpha1.ScaleEvent{Time: e.Timestamp, ReplicaChange: e.ReplicaChange})
 		}
 	}
+	prev := st.Triggers
 	st.Triggers = map[string]v1alpha1.TriggerMetricStatus{}
 	for i, t := range d.Triggers {
 		key := t.Name
 		if key == "" {
 			key = "trigger-" + strconv.Itoa(i)
 		}
-		st.Triggers[key] = v1alpha1.TriggerMetricStatus{
+		ts := v1alpha1.TriggerMetricStatus{
 			Value:               strconv.FormatFloat(t.Value, 'f', -1, 64),
 			Target:              strconv.FormatFloat(t.Target, 'f', -1, 64),
 			Active:              t.Active,
 			Error:               t.Error,
 			ConsecutiveFailures: t.ConsecutiveFailures,
+			State:               v1alpha1.TriggerStateInactive,
 		}
+		switch {
+		case t.Error != "" && !t.FallbackActive:
+			ts.State, ts.Info = v1alpha1.TriggerStateError, t.Error
+		case t.Active:
+			ts.State = v1alpha1.TriggerStateActive
+			if t.FallbackActive {
+				ts.Info = "fallback: " + t.Error
+			}
+		}
+		ts.LastChangeTime = prev[key].LastChangeTime
+		if ts.State != prev[key].State || ts.LastChangeTime == nil {
+			ts.LastChangeTime = &metav1.Time{Time: now}
+		}
+		st.Triggers[key] = ts
 	}
 }
