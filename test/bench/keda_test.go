@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/fleetscale/fleetscale/internal/clusterenv"
 	"github.com/fleetscale/fleetscale/internal/fleettest"
@@ -37,15 +39,50 @@ type peerRow struct {
 	HPASyncPeriod time.Duration
 	// PollingInterval goes into both objects' spec; 0 leaves it out (KEDA's default, 30s).
 	PollingInterval int
+	// ScaleToZero makes the changes alternate between 0 and peerTotals' last, with
+	// minReplicaCount 0 and cooldownPeriod 0: KEDA's own loop (every pollingInterval)
+	// activates from zero, and the HPA or that loop brings the Deployment back down.
+	ScaleToZero bool
 }
 
 var peerRows = []peerRow{
 	{Name: "defaults"},
 	{Name: "tuned", HPASyncPeriod: time.Second, PollingInterval: 1},
+	{Name: "zero", ScaleToZero: true},
 }
 
-// defaultHPASyncPeriod is kube-controller-manager's default --horizontal-pod-autoscaler-sync-period.
-const defaultHPASyncPeriod = 15 * time.Second
+// KEDA's and kube-controller-manager's defaults.
+const (
+	defaultHPASyncPeriod   = 15 * time.Second
+	defaultPollingInterval = 30
+)
+
+func (r peerRow) totals() []int32 {
+	if r.ScaleToZero {
+		return []int32{0, peerTotals[len(peerTotals)-1]}
+	}
+	return peerTotals
+}
+
+// phasePeriod is the period of the loop that makes KEDA react: the HPA's sync, and for
+// activation from zero also KEDA's polling loop.
+func (r peerRow) phasePeriod() time.Duration {
+	p := r.HPASyncPeriod
+	if p == 0 {
+		p = defaultHPASyncPeriod
+	}
+	if r.ScaleToZero {
+		p = max(p, time.Duration(r.pollingInterval())*time.Second)
+	}
+	return p
+}
+
+func (r peerRow) pollingInterval() int {
+	if r.PollingInterval > 0 {
+		return r.PollingInterval
+	}
+	return defaultPollingInterval
+}
 
 // changesEnv overrides how many ConfigMap changes each configuration gets (default 10).
 const changesEnv = "FLEETSCALE_BENCH_KEDA_CHANGES"
@@ -79,6 +116,8 @@ func BenchmarkKEDAvsFleetscale(b *testing.B) {
 		}
 		changes = n
 	}
+	// The benchmark's own clients log nothing worth reading; the processes log to files.
+	ctrllog.SetLogger(logr.Discard())
 	root, err := clusterenv.RepoRoot()
 	if err != nil {
 		b.Fatal(err)
@@ -166,7 +205,8 @@ func runPeerRow(b *testing.B, r peerRow, changes int, root, controller string) p
 	if err := ensureNamespace(ctx, c, benchNamespace); err != nil {
 		b.Fatal(err)
 	}
-	initial := peerTotals[len(peerTotals)-1]
+	totals := r.totals()
+	initial := totals[len(totals)-1]
 	setMetric(b, c, initial)
 	targets := map[string]*systemResult{fleetTarget: &res.Fleetscale}
 	createTarget(b, c, fleetTarget)
@@ -192,17 +232,14 @@ func runPeerRow(b *testing.B, r peerRow, changes int, root, controller string) p
 		b.Fatalf("fleetscale: %s\n%s", res.Fleetscale.Failed, tailFile(fleet.logPath, 20))
 	}
 
-	period := r.HPASyncPeriod
-	if period == 0 {
-		period = defaultHPASyncPeriod
-	}
-	perChange := 2*max(period, time.Duration(max(r.PollingInterval, 30))*time.Second) + time.Minute
+	period := r.phasePeriod()
+	perChange := 2*max(period, time.Duration(r.pollingInterval())*time.Second) + time.Minute
 	rng := rand.New(rand.NewPCG(uint64(res.Seed), 0))
 	for i := 0; i < changes; i++ {
-		want := peerTotals[i%len(peerTotals)]
-		// A deliberate pause, not a wait for a condition: KEDA reacts at the HPA's next sync,
-		// and a change made right after the previous reaction would always land just after
-		// a sync and measure the full period. A uniform random phase samples the period.
+		want := totals[i%len(totals)]
+		// A deliberate pause, not a wait for a condition: KEDA reacts at the next tick of a
+		// periodic loop, and a change made right after the previous reaction would always
+		// land just after a tick and measure the full period. A random phase samples it.
 		time.Sleep(time.Duration(rng.Int64N(int64(period))))
 		start := time.Now()
 		setMetric(b, c, want)
@@ -222,8 +259,11 @@ func runPeerRow(b *testing.B, r peerRow, changes int, root, controller string) p
 				continue
 			}
 			t.Delays = append(t.Delays, ch.At.Sub(start))
+			full, _ := dl.firstChangeTo(name, start, want) // settled, so it exists
+			t.ToTotal = append(t.ToTotal, full.At.Sub(start))
 			if ch.To != want {
-				t.Notes = append(t.Notes, fmt.Sprintf("change %d went to %d first, then %d", i+1, ch.To, want))
+				t.Notes = append(t.Notes, fmt.Sprintf("change %d went to %d first (%s), then %d (%s)",
+					i+1, ch.To, ms(ch.At.Sub(start)), want, ms(full.At.Sub(start))))
 			}
 		}
 		if _, ok := targets[fleetTarget]; !ok {
@@ -261,8 +301,12 @@ func objectSpec(r peerRow, target string) string {
 	// Behaviour that allows every change in one step, identical for the HPA KEDA creates and
 	// for fleetscale's HPA rules: the default scale-down stabilisation (300 s) would otherwise
 	// be all either system shows for a decrease.
-	b.WriteString(`minReplicaCount: 1
-maxReplicaCount: 100
+	if r.ScaleToZero {
+		b.WriteString("minReplicaCount: 0\ncooldownPeriod: 0\n")
+	} else {
+		b.WriteString("minReplicaCount: 1\n")
+	}
+	b.WriteString(`maxReplicaCount: 100
 advanced:
   horizontalPodAutoscalerConfig:
     behavior:
@@ -466,10 +510,18 @@ func (dl *deploymentLog) waitSettled(ctx context.Context, targets map[string]*sy
 }
 
 func (dl *deploymentLog) firstChangeAfter(name string, t time.Time) (specChange, bool) {
+	return dl.firstChange(name, t, func(specChange) bool { return true })
+}
+
+func (dl *deploymentLog) firstChangeTo(name string, t time.Time, to int32) (specChange, bool) {
+	return dl.firstChange(name, t, func(ch specChange) bool { return ch.To == to })
+}
+
+func (dl *deploymentLog) firstChange(name string, t time.Time, match func(specChange) bool) (specChange, bool) {
 	dl.mu.Lock()
 	defer dl.mu.Unlock()
 	for _, ch := range dl.changes[name] {
-		if ch.At.After(t) {
+		if ch.At.After(t) && match(ch) {
 			return ch, true
 		}
 	}

@@ -29,9 +29,12 @@ type peerResult struct {
 type systemResult struct {
 	System string
 	Delays []time.Duration // ConfigMap update → first spec.replicas change, in change order
-	Failed string          // why it was not measured (or not to the end); empty when it was
-	Notes  []string
-	Usage  []namedUsage // its processes at the end of the configuration's run
+	// ToTotal is ConfigMap update → spec.replicas at the new total; it differs from Delays
+	// only where a system gets there in steps (activation from zero: 0 → 1 → total).
+	ToTotal []time.Duration
+	Failed  string // why it was not measured (or not to the end); empty when it was
+	Notes   []string
+	Usage   []namedUsage // its processes at the end of the configuration's run
 }
 
 type namedUsage struct {
@@ -71,6 +74,15 @@ func ratio(keda, fleet time.Duration) string {
 	return fmt.Sprintf("%.1f×", r)
 }
 
+// ratios gives the p50 and mean ratios, "" when either system has no figures.
+func ratios(keda, fleet stats) string {
+	p50, mean := ratio(keda.P50, fleet.P50), ratio(keda.Mean, fleet.Mean)
+	if p50 == "" || mean == "" {
+		return ""
+	}
+	return p50 + ", " + mean
+}
+
 func ms(d time.Duration) string {
 	switch {
 	case d <= 0:
@@ -91,7 +103,11 @@ func (r peerResult) settings() string {
 	if r.Row.PollingInterval > 0 {
 		poll = strconv.Itoa(r.Row.PollingInterval) + "s"
 	}
-	return "HPA sync " + hpa + ", pollingInterval " + poll
+	s := "HPA sync " + hpa + ", pollingInterval " + poll
+	if r.Row.ScaleToZero {
+		s += "; minReplicaCount 0, cooldownPeriod 0, changes 15 ↔ 0"
+	}
+	return s
 }
 
 // reportMetrics gives go test's benchmark line the headline numbers.
@@ -124,24 +140,37 @@ func complete(results []peerResult) bool {
 	return true
 }
 
+// The two figures per change: until spec.replicas first changes (the headline), and until it
+// holds the new total.
+var figures = []struct {
+	title string
+	of    func(systemResult) []time.Duration
+}{
+	{"ConfigMap change → Deployment spec.replicas changes", func(s systemResult) []time.Duration { return s.Delays }},
+	{"ConfigMap change → Deployment spec.replicas holds the new total", func(s systemResult) []time.Duration { return s.ToTotal }},
+}
+
 // renderTable is the plain-text table the benchmark prints.
 func renderTable(results []peerResult) string {
 	var b strings.Builder
-	b.WriteString("ConfigMap change → Deployment spec.replicas change (same change, same cluster, same run)\n")
-	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "configuration\tsystem\tchanges\tp50\tp90\tmax\tmean\tKEDA ÷ fleetscale (p50)")
-	for _, r := range results {
-		k, f := summarize(r.KEDA.Delays), summarize(r.Fleetscale.Delays)
-		for _, s := range []struct {
-			sys systemResult
-			st  stats
-			rat string
-		}{{r.KEDA, k, ""}, {r.Fleetscale, f, ratio(k.P50, f.P50)}} {
-			fmt.Fprintf(w, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\n", r.Row.Name, s.sys.System, s.st.N, r.Changes,
-				ms(s.st.P50), ms(s.st.P90), ms(s.st.Max), ms(s.st.Mean), s.rat)
+	for _, fig := range figures {
+		b.WriteString(fig.title + " (same change, same cluster, same run)\n")
+		w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "configuration\tsystem\tchanges\tp50\tp90\tmax\tmean\tKEDA ÷ fleetscale (p50, mean)")
+		for _, r := range results {
+			k, f := summarize(fig.of(r.KEDA)), summarize(fig.of(r.Fleetscale))
+			for _, s := range []struct {
+				sys systemResult
+				st  stats
+				rat string
+			}{{r.KEDA, k, ""}, {r.Fleetscale, f, ratios(k, f)}} {
+				fmt.Fprintf(w, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\n", r.Row.Name, s.sys.System, s.st.N, r.Changes,
+					ms(s.st.P50), ms(s.st.P90), ms(s.st.Max), ms(s.st.Mean), s.rat)
+			}
 		}
+		_ = w.Flush()
+		b.WriteString("\n")
 	}
-	_ = w.Flush()
 	for _, r := range results {
 		for _, s := range []systemResult{r.KEDA, r.Fleetscale} {
 			if s.Failed != "" {
@@ -205,14 +234,20 @@ func renderMarkdown(results []peerResult, m machine) string {
 	p("The same `kubernetes-resource` ConfigMap change drives a KEDA ScaledObject and a fleetscale\n")
 	p("DistributedScaledObject with the same spec on one cluster, in the same run; the figure is the time from the\n")
 	p("ConfigMap update until each system's Deployment has a new `spec.replicas`.\n\n")
-	p("| configuration | system | changes | p50 | p90 | max | mean | KEDA ÷ fleetscale (p50) |\n")
-	p("|---|---|---|---|---|---|---|---|\n")
-	for _, r := range results {
-		k, f := summarize(r.KEDA.Delays), summarize(r.Fleetscale.Delays)
-		p("| %s: %s | KEDA %s | %d | %s | %s | %s | %s | |\n", r.Row.Name, r.settings(), kedaVersion, k.N, ms(k.P50), ms(k.P90), ms(k.Max), ms(k.Mean))
-		p("| %s | fleetscale | %d | %s | %s | %s | %s | **%s** |\n", r.Row.Name, f.N, ms(f.P50), ms(f.P90), ms(f.Max), ms(f.Mean), ratio(k.P50, f.P50))
+	for i, fig := range figures {
+		if i > 0 {
+			p("%s (differs from the first table only where a system gets there in steps):\n\n", fig.title)
+		}
+		p("| configuration | system | changes | p50 | p90 | max | mean | KEDA ÷ fleetscale (p50, mean) |\n")
+		p("|---|---|---|---|---|---|---|---|\n")
+		for _, r := range results {
+			k, f := summarize(fig.of(r.KEDA)), summarize(fig.of(r.Fleetscale))
+			p("| %s: %s | KEDA %s | %d | %s | %s | %s | %s | |\n", r.Row.Name, r.settings(), kedaVersion, k.N, ms(k.P50), ms(k.P90), ms(k.Max), ms(k.Mean))
+			p("| %s | fleetscale | %d | %s | %s | %s | %s | **%s** |\n", r.Row.Name, f.N, ms(f.P50), ms(f.P90), ms(f.Max), ms(f.Mean), ratios(k, f))
+		}
+		p("\n")
 	}
-	p("\nPercentiles are nearest-rank over the changes of one run (p90 of 10 changes is the 9th smallest).\n\n")
+	p("Percentiles are nearest-rank over the changes of one run (p90 of 10 changes is the 9th smallest).\n\n")
 
 	p("## Where it ran\n\n")
 	p("%s, %s; %d cores, %.0f GiB, Linux %s, %s. The machine was shared with other work (load average at the\n", m.Date, m.CPU, m.Cores, m.MemGiB, m.Kernel, m.Go)
@@ -253,20 +288,24 @@ func renderMarkdown(results []peerResult, m machine) string {
 
 	p("## How it is measured\n\n")
 	p("- Each change sets `metric-value` to 5 × the next of %v replicas (every step beyond the HPA's 10%%\n", peerTotals)
-	p("  tolerance), then waits until both Deployments have `spec.replicas` and `status.replicas` at the new\n")
-	p("  total before the next change. The time of a change is the arrival of the first watch event (one\n")
-	p("  informer in the benchmark for both Deployments) with a different `spec.replicas`.\n")
-	p("- Before each change the benchmark pauses for a uniformly random part of the HPA sync period: KEDA reacts\n")
-	p("  at the HPA controller's next sync of its HPA, and a change made right after the previous reaction would\n")
-	p("  always land just after a sync and measure the whole period. The random phase samples it.\n")
+	p("  tolerance; `zero`: %v), then waits until both Deployments have `spec.replicas` and `status.replicas`\n", peerRow{ScaleToZero: true}.totals())
+	p("  at the new total before the next change. The time of a change is the arrival of the first watch event\n")
+	p("  (one informer in the benchmark for both Deployments) with a different `spec.replicas`, whatever its\n")
+	p("  value (KEDA reaches 15 from 0 in two steps, 0 → 1 by its own loop, then the HPA; see below).\n")
+	p("- Before each change the benchmark pauses for a uniformly random part of the period of the loop KEDA\n")
+	p("  waits for (the HPA sync period; in `zero` the longer of it and pollingInterval): a change made right\n")
+	p("  after the previous reaction would always land just after a tick and measure the whole period.\n")
 	p("- The behaviour in both specs allows each change in one step: with the default scale-down stabilisation\n")
 	p("  (300 s), which fleetscale reproduces from the HPA, both systems would show 300 s for every decrease.\n")
+	p("  For the same reason `zero` sets cooldownPeriod 0 (default 300 s before scaling to zero, in both).\n")
 	p("- KEDA's path for a Deployment between 1 and maxReplicaCount: the HPA controller (every sync period) →\n")
 	p("  aggregator → KEDA metrics server → gRPC → operator, which reads the trigger live (the\n")
 	p("  kubernetes-resource scaler reads the ConfigMap from its informer cache) → HPA replica math → `/scale`.\n")
 	p("  `pollingInterval` drives KEDA's own loop (activation 0 ↔ 1, fallback, and metrics with\n")
-	p("  `useCachedMetrics`), which these changes never need, so the HPA sync period sets KEDA's latency. fleetscale\n")
-	p("  watches the ConfigMap and writes the member's `/scale` at once.\n\n")
+	p("  `useCachedMetrics`), which `defaults` and `tuned` never need, so there the HPA sync period sets KEDA's\n")
+	p("  latency. In `zero`, KEDA's loop activates a Deployment at 0 (next poll, up to 30 s), and a drop to 0\n")
+	p("  first reaches the HPA, which holds its minimum of 1 (next sync), before KEDA's loop scales to 0.\n")
+	p("  fleetscale watches the ConfigMap and writes the member's `/scale` at once in every case.\n\n")
 
 	p("## Resource use at the end of each configuration\n\n")
 	p("| configuration | process | peak RSS | CPU time | run wall time |\n|---|---|---|---|---|\n")
