@@ -7,12 +7,15 @@ CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 # Where the control-plane binaries live (built by `make k8s-bins`, cached outside the repo).
 K8S_BINS ?= $(shell hack/k8s-bins.sh --print-dir)
 export FLEETSCALE_K8S_BINS := $(K8S_BINS)
+# KEDA's operator and metrics API server for the side-by-side benchmark (make keda-bins).
+KEDA_BINS ?= $(shell hack/keda-bins.sh --print-dir)
+export FLEETSCALE_KEDA_BINS := $(KEDA_BINS)
 # Test timeout for the packages that start real clusters.
 TEST_TIMEOUT ?= 60m
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME ?= 30s
 
-.PHONY: all build build-hub keda-scalers generate verify test test-unit test-integration bench fuzz k8s-bins dev-up dev-down demo fmt vet clean
+.PHONY: all build build-hub keda-scalers keda-bins generate verify test test-unit test-integration bench fuzz k8s-bins dev-up dev-down demo fmt vet clean
 
 all: build
 
@@ -54,6 +57,9 @@ verify: generate ## Fails when generated files are stale
 k8s-bins: ## Build kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok (cached)
 	hack/k8s-bins.sh
 
+keda-bins: ## Build KEDA v2.21.0's operator and metrics API server for make bench (cached; cold ~15 min)
+	hack/keda-bins.sh
+
 test: k8s-bins build ## Everything: pure tests, integration on real control planes, e2e
 	$(GO) vet ./...
 	@# The nested module with the flags of its build, so it reuses the compiled KEDA packages.
@@ -70,8 +76,8 @@ fuzz: ## Every fuzz target for FUZZTIME each (their seed corpora run in make tes
 	  done; \
 	done
 
-bench: k8s-bins ## Benchmarks (not part of make test)
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...
+bench: k8s-bins keda-bins ## Benchmarks (not part of make test), KEDA side by side included
+	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 
 dev-up: k8s-bins build-hub ## hub + 3 members in the background; writes .dev/
 	$(BIN)/fleetscale-dev up --dir .dev --crds config/crd/bases

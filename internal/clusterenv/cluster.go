@@ -61,6 +61,8 @@ type Cluster struct {
 	env   *Env
 	procs []*process // the apiserver first
 
+	frontProxy *frontProxyPKI // with Options.Aggregation
+
 	clientOnce sync.Once
 	client     kubernetes.Interface
 	probe      kubernetes.Interface // short per-request timeout, for readiness checks
@@ -315,6 +317,9 @@ func (c *Cluster) newProcesses(binDir, etcdURL string, pki *pkiFiles, detach boo
 		// admission plugin would refuse every pod (envtest does the same).
 		apiArgs = append(apiArgs, "--disable-admission-plugins=ServiceAccount")
 	}
+	if c.frontProxy != nil {
+		apiArgs = append(apiArgs, c.frontProxy.apiserverArgs()...)
+	}
 	procs := []*process{proc(ProcKubeAPIServer, apiArgs)}
 	if !c.Options.Full {
 		return procs
@@ -337,6 +342,10 @@ func (c *Cluster) newProcesses(binDir, etcdURL string, pki *pkiFiles, detach boo
 			"--secure-port=0",
 		}),
 	)
+	if c.Options.HPASyncPeriod > 0 {
+		kcm := procs[1]
+		kcm.args = append(kcm.args, "--horizontal-pod-autoscaler-sync-period="+c.Options.HPASyncPeriod.String())
+	}
 	if c.Options.NoNode {
 		return procs
 	}

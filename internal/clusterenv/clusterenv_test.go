@@ -28,9 +28,10 @@ import (
 
 const jobPodDuration = 3 * time.Second
 
-// One environment for the package: the hub (apiserver only) and three full members, the
-// third without a node. Started by the first test that needs it.
+// One environment for the package: the hub (apiserver only, with aggregation) and three full
+// members, the third without a node. Started by the first test that needs it.
 var shared = clusterenv.NewShared(clusterenv.Options{
+	Hub:            clusterenv.ClusterOptions{Aggregation: true},
 	Members:        3,
 	Member:         clusterenv.ClusterOptions{Full: true},
 	PerMember:      map[string]clusterenv.ClusterOptions{"member-3": {Full: true, NoNode: true}},

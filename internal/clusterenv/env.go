@@ -44,6 +44,14 @@ type ClusterOptions struct {
 	// NoNode (with Full) leaves out kwok and its Node: pods are created but stay Pending
 	// forever, like a member that lost its capacity.
 	NoNode bool
+	// Aggregation lets the apiserver proxy to extension apiservers (APIService objects, e.g.
+	// KEDA's external metrics server): a front-proxy CA and client certificate, the
+	// --requestheader-* flags, and --enable-aggregator-routing, since no kube-proxy runs here.
+	// The aggregator dials the Service's EndpointSlice addresses, which may not be loopback.
+	Aggregation bool
+	// HPASyncPeriod (with Full) sets kube-controller-manager's
+	// --horizontal-pod-autoscaler-sync-period; 0 keeps its default, 15s.
+	HPASyncPeriod time.Duration
 }
 
 // Options configure Start.
@@ -321,6 +329,11 @@ func (e *Env) newCluster(name string, port int, co ClusterOptions, pki *pkiFiles
 	}
 	if co.Full && !co.NoNode {
 		if err := os.WriteFile(filepath.Join(c.Dir, "kwok-stages.yaml"), []byte(stages), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if co.Aggregation {
+		if c.frontProxy, err = writeFrontProxyPKI(filepath.Join(c.Dir, "front-proxy")); err != nil {
 			return nil, err
 		}
 	}

@@ -38,6 +38,10 @@ type ClusterState struct {
 	Full       bool           `json:"full"`
 	NoNode     bool           `json:"noNode"`
 	Processes  []ProcessState `json:"processes"`
+
+	// Aggregation and HPASyncPeriod are informational: the processes' arguments carry them.
+	Aggregation   bool   `json:"aggregation,omitempty"`
+	HPASyncPeriod string `json:"hpaSyncPeriod,omitempty"`
 }
 
 // ProcessState records one process.
@@ -64,7 +68,10 @@ func (e *Env) State() State {
 	for _, c := range e.Clusters() {
 		cs := ClusterState{
 			Name: c.Name, APIURL: c.APIURL, Port: c.Port, Kubeconfig: c.KubeconfigPath, Dir: c.Dir,
-			Full: c.Options.Full, NoNode: c.Options.NoNode,
+			Full: c.Options.Full, NoNode: c.Options.NoNode, Aggregation: c.Options.Aggregation,
+		}
+		if c.Options.HPASyncPeriod > 0 {
+			cs.HPASyncPeriod = c.Options.HPASyncPeriod.String()
 		}
 		for _, p := range c.procs {
 			cs.Processes = append(cs.Processes, p.state())
@@ -125,9 +132,10 @@ func Load(dir string) (*Env, error) {
 	}
 	e.etcd = attached(s.Etcd, s.Detach)
 	for i, cs := range s.Clusters {
+		hpaSync, _ := time.ParseDuration(cs.HPASyncPeriod) // "" (the default) gives 0
 		c := &Cluster{
 			Name: cs.Name, KubeconfigPath: cs.Kubeconfig, APIURL: cs.APIURL, Port: cs.Port, Dir: cs.Dir,
-			Options: ClusterOptions{Full: cs.Full, NoNode: cs.NoNode},
+			Options: ClusterOptions{Full: cs.Full, NoNode: cs.NoNode, Aggregation: cs.Aggregation, HPASyncPeriod: hpaSync},
 			env:     e,
 		}
 		if c.Config, err = clientcmd.BuildConfigFromFlags("", cs.Kubeconfig); err != nil {
