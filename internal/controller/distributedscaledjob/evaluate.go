@@ -2,10 +2,7 @@ package distributedscaledjob
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strconv"
-	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -56,51 +53,6 @@ func (r *Reconciler) evaluate(ctx context.Context, s *scope) {
 	s.unplaced = n - len(s.placements)
 }
 
-// readTriggers builds and reads every trigger. A trigger that cannot be built or read becomes
-// an autoscaling.JobTrigger with Err set, which DecideJobs skips: a broken trigger creates no
-// Jobs and deletes none.
-func (r *Reconciler) readTriggers(ctx context.Context, s *scope) {
-	s.triggerStatus = map[string]v1alpha1.TriggerMetricStatus{}
-	var problems []string
-	for i, t := range s.dsj.Spec.ScaledJobSpec.Triggers {
-		sc, err := scalers.New(ctx, scalers.Config{Trigger: t, TriggerIndex: i, Namespace: s.dsj.Namespace, HubReader: r.Client, Now: r.Now,
-			ObjectName: s.dsj.Name, Options: r.Scalers})
-		if err != nil {
-			if errors.Is(err, scalers.ErrUnsupportedTrigger) || errors.Is(err, scalers.ErrInvalidMetadata) {
-				s.specError = fmt.Sprintf("trigger %d (%s): %v", i, t.Type, err)
-			}
-			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, t.Type, err))
-			name := triggerKey(t.Name, "trigger-"+strconv.Itoa(i))
-			s.triggers = append(s.triggers, autoscaling.JobTrigger{Name: name, Err: err})
-			s.recordTrigger(name, autoscaling.JobTrigger{Err: err})
-			continue
-		}
-		values, active, readErr := sc.GetMetricsAndActivity(ctx)
-		if timed, ok := sc.(scalers.Timed); ok {
-			if next := timed.NextChange(s.now); !next.IsZero() && (s.nextTriggerChange.IsZero() || next.Before(s.nextTriggerChange)) {
-				s.nextTriggerChange = next
-			}
-		}
-		_ = sc.Close(ctx)
-		if readErr != nil {
-			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, t.Type, readErr))
-		}
-		for _, ms := range sc.MetricSpecs() {
-			jt := autoscaling.JobTrigger{Name: triggerKey(t.Name, ms.Name), Target: ms.Target, Active: active, Err: readErr}
-			for _, v := range values {
-				if v.Name == ms.Name {
-					jt.Value += v.Value
-				}
-			}
-			s.triggers = append(s.triggers, jt)
-			s.recordTrigger(jt.Name, jt)
-		}
-	}
-	if len(problems) > 0 {
-		s.triggerError = strings.Join(problems, "; ")
-	}
-}
-
 func triggerKey(name, fallback string) string {
 	if name != "" {
 		return name
@@ -109,7 +61,8 @@ func triggerKey(name, fallback string) string {
 }
 
 // recordTrigger stores one trigger's reading; lastUpdateTime moves only when the reading does.
-func (s *scope) recordTrigger(key string, t autoscaling.JobTrigger) {
+// A value read from a Secret (sensitive) is shown as scalers.SensitiveValue.
+func (s *scope) recordTrigger(key string, t autoscaling.JobTrigger, sensitive bool) {
 	prev := s.prev.TriggerMetricsStatus[key]
 	ts := v1alpha1.TriggerMetricStatus{}
 	if t.Err != nil {
@@ -118,6 +71,9 @@ func (s *scope) recordTrigger(key string, t autoscaling.JobTrigger) {
 		ts.Value, ts.Target = prev.Value, prev.Target
 	} else {
 		ts.Value = strconv.FormatFloat(t.Value, 'f', -1, 64)
+		if sensitive {
+			ts.Value = scalers.SensitiveValue
+		}
 		ts.Target = strconv.FormatFloat(t.Target, 'f', -1, 64)
 		ts.Active = t.Active
 	}
