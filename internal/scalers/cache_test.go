@@ -322,6 +322,16 @@ func TestCacheRedactsAndAppliesPolicy(t *testing.T) {
 	if !IsSpecError(r.Err) || !errors.Is(r.Err, ErrNotAllowed) || !strings.Contains(r.Err.Error(), "scalerAddress 10.1.2.3:9000 is not allowed by the hub's policy") {
 		t.Errorf("denied: %v", r.Err)
 	}
+	// The HTTP triggers' addresses go through the same policy.
+	prom := v1alpha1.ScaleTriggers{Type: "prometheus", Metadata: map[string]string{"serverAddress": "http://169.254.169.254", "query": "up", "threshold": "1"}}
+	api := v1alpha1.ScaleTriggers{Type: "metrics-api", Metadata: map[string]string{"url": "https://metrics.internal/q", "valueLocation": "v", "targetValue": "1"}}
+	rs := c2.Read(t.Context(), ReadRequest{Object: obj, Triggers: []v1alpha1.ScaleTriggers{prom, api}})
+	if !errors.Is(rs[0].Err, ErrNotAllowed) || !strings.Contains(rs[0].Err.Error(), "serverAddress 169.254.169.254:80") {
+		t.Errorf("prometheus: %v", rs[0].Err)
+	}
+	if !errors.Is(rs[1].Err, ErrNotAllowed) || !strings.Contains(rs[1].Err.Error(), "url metrics.internal:443") {
+		t.Errorf("metrics-api: %v", rs[1].Err)
+	}
 }
 
 type denyAddresses struct{ err error }

@@ -97,9 +97,12 @@ type metricsAPIScaler struct {
 	spec   MetricSpec
 }
 
-func newMetricsAPIScaler(_ context.Context, cfg Config) (Scaler, error) {
+func newMetricsAPIScaler(ctx context.Context, cfg Config) (Scaler, error) {
 	md, err := parseMetricsAPIMetadata(cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := allowURL(ctx, cfg, "url", md.url); err != nil {
 		return nil, err
 	}
 	var tlsCfg *tls.Config

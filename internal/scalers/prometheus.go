@@ -76,9 +76,12 @@ type prometheusScaler struct {
 	spec   MetricSpec
 }
 
-func newPrometheusScaler(_ context.Context, cfg Config) (Scaler, error) {
+func newPrometheusScaler(ctx context.Context, cfg Config) (Scaler, error) {
 	md, err := parsePrometheusMetadata(cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := allowURL(ctx, cfg, "serverAddress", md.serverAddress); err != nil {
 		return nil, err
 	}
 	a := md.auth
