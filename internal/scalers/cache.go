@@ -330,8 +330,8 @@ func (c *Cache) Read(ctx context.Context, req ReadRequest) []Reading {
 				readings[i] = e.reading(readings[i], e.last, e.inflight != nil)
 				continue
 			}
-			running := time.Since(e.inflight.started).Round(time.Millisecond)
-			readings[i].Err = fmt.Errorf("%w after %s (the result is applied when it arrives)", ErrPending, running)
+			// No duration in the message: it would change (and raise an Event) at every evaluation.
+			readings[i].Err = fmt.Errorf("%w after the %s budget (the result is applied when it arrives)", ErrPending, c.opts.readBudget())
 		}
 	}
 	return readings

@@ -169,7 +169,9 @@ func (s *prometheusScaler) query(ctx context.Context) (float64, error) {
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("prometheus query: %w", err)
+		// Not the *url.Error: its URL holds the query time, so the message (and the Events
+		// it raises) would change at every evaluation.
+		return 0, fmt.Errorf("prometheus at %s: %s", redactURL(s.md.serverAddress), requestFailure(err))
 	}
 	defer func() { _ = resp.Body.Close() }()
 	body, err := readBody(resp.Body)
