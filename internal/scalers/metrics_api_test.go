@@ -2,6 +2,9 @@ package scalers
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -206,5 +209,41 @@ func TestParsePromSelector(t *testing.T) {
 		if _, err := parsePromSelector(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// auth mode tls: the client certificate and CA come from the authentication parameters (PEM),
+// and the server verifies the client.
+func TestMetricsAPIClientCertificate(t *testing.T) {
+	ca := newTestCA(t)
+	serverCert := ca.issue(t, "api", x509.ExtKeyUsageServerAuth, "127.0.0.1")
+	clientCert := ca.issue(t, "scaler", x509.ExtKeyUsageClientAuth)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"v": 8}`))
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+	srv.StartTLS()
+	defer srv.Close()
+	key, _ := x509.MarshalPKCS8PrivateKey(clientCert.PrivateKey)
+	auth := Auth{Params: map[string]string{
+		"ca":   string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.der})),
+		"cert": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: clientCert.Certificate[0]})),
+		"key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key})),
+	}}
+	trigger := apiTrigger(srv.URL+"/m", "valueLocation", "v", "authModes", "tls")
+	values, _, err := readOnceWith(t, Config{Trigger: trigger, Auth: auth})
+	if err != nil || values[0].Value != 8 {
+		t.Fatalf("values %v err %v", values, err)
+	}
+	// Without the client certificate the server refuses the handshake.
+	delete(auth.Params, "cert")
+	if _, err := New(t.Context(), Config{Trigger: trigger, Auth: auth}); !errors.Is(err, ErrInvalidMetadata) || !strings.Contains(err.Error(), "needs the authentication parameters cert and key") {
+		t.Errorf("err = %v", err)
+	}
+	trigger.Metadata["authModes"] = ""
+	if _, _, err := readOnceWith(t, Config{Trigger: trigger}); err == nil {
+		t.Error("no client certificate, no CA: read succeeded")
 	}
 }

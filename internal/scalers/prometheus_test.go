@@ -192,6 +192,24 @@ func TestPrometheusRequest(t *testing.T) {
 		t.Errorf("headers %v", got.Header)
 	}
 
+	// oauth: a client-credentials token from the token endpoint, then sent as a bearer token.
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		if u, p, _ := r.BasicAuth(); u != "cid" || p != "csecret-1" || r.Form.Get("grant_type") != "client_credentials" || r.Form.Get("scope") != "read" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"access_token":"from-idp-42","token_type":"bearer","expires_in":3600}`))
+	}))
+	defer idp.Close()
+	trigger.Metadata["authModes"] = "oauth"
+	_, _, err = readOnceWith(t, Config{Trigger: trigger, Auth: Auth{Params: map[string]string{
+		"oauthTokenURI": idp.URL, "clientID": "cid", "clientSecret": "csecret-1", "scopes": "read"}}})
+	if err != nil || got.Header.Get("Authorization") != "Bearer from-idp-42" {
+		t.Fatalf("oauth: err %v headers %v", err, got.Header)
+	}
+
 	trigger.Metadata["authModes"] = "custom"
 	_, _, err = readOnceWith(t, Config{Trigger: trigger, Auth: Auth{Params: map[string]string{"customAuthHeader": "X-Key", "customAuthValue": "v-987654"}}})
 	if err != nil || got.Header.Get("X-Key") != "v-987654" || got.Header.Get("Authorization") != "" {
