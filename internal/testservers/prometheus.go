@@ -41,12 +41,12 @@ type Prometheus struct {
 	// URL is http://127.0.0.1:PORT, what a prometheus trigger's serverAddress names.
 	URL  string
 	opts PrometheusOptions
-	cmd *exec.Cmd
+	cmd  *exec.Cmd
 	// exited is closed when the process has exited.
 	exited chan struct{}
 	dir    string
-	own  bool
-	log  *os.File
+	own    bool
+	log    *os.File
 }
 
 // PrometheusBinary finds the prometheus binary on PATH (or $PROMETHEUS).

@@ -41,7 +41,7 @@ type scope struct {
 	triggerStatus map[string]v1alpha1.TriggerMetricStatus
 	// triggerTypes is each trigger's type by its key in status, for messages.
 	triggerTypes map[string]string
-	triggerError  string
+	triggerError string
 	// nextTriggerChange is when a time-based trigger (cron) changes next.
 	nextTriggerChange time.Time
 
