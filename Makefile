@@ -41,6 +41,10 @@ generate: $(CONTROLLER_GEN) ## Deepcopy, CRD and RBAC manifests, and their copie
 	$(CONTROLLER_GEN) crd:maxDescLen=0,generateEmbeddedObjectMeta=true paths=./api/... output:crd:artifacts:config=$(BIN)/.crd-nodesc
 	cp $(BIN)/.crd-nodesc/keda.kedify.io_distributedscaledjobs.yaml config/crd/bases/
 	rm -rf $(BIN)/.crd-nodesc
+	@# KEDA's own TriggerAuthentication and ClusterTriggerAuthentication CRDs, from the pinned
+	@# KEDA module (the same schema KEDA installs); installed only where they are absent.
+	for crd in triggerauthentications clustertriggerauthentications; do \
+	  install -m 0644 "$$($(GO) list -m -f '{{.Dir}}' github.com/kedacore/keda/v2)/config/crd/bases/keda.sh_$$crd.yaml" config/crd/bases/; done
 	$(CONTROLLER_GEN) rbac:roleName=fleetscale-controller paths=./internal/controller/... output:rbac:artifacts:config=config/rbac
 	@# The Helm chart ships copies of the CRDs and of the ClusterRole's rules (Helm reads only
 	@# files inside the chart); verify catches a stale copy.

@@ -159,10 +159,13 @@ type ScaleTriggers struct {
 	MetricType autoscalingv2.MetricTargetType `json:"metricType,omitempty"`
 }
 
-// AuthenticationRef points to a TriggerAuthentication or ClusterTriggerAuthentication.
+// AuthenticationRef points to a TriggerAuthentication (the default) in the object's namespace
+// or a ClusterTriggerAuthentication (group keda.sh/v1alpha1, KEDA's own CRDs).
 type AuthenticationRef struct {
 	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
+	// Kind is TriggerAuthentication (default) or ClusterTriggerAuthentication.
+	// +kubebuilder:validation:Enum=TriggerAuthentication;ClusterTriggerAuthentication
 	// +optional
 	Kind string `json:"kind,omitempty"`
 }

@@ -21,7 +21,8 @@ import (
 
 // InstallCRDs creates (or updates) the CustomResourceDefinitions found in the YAML files of
 // dir (other kinds of object are skipped) and waits until all of them are Established. It
-// returns their names.
+// returns their names. KEDA's own CRDs (group keda.sh) are only created: a hub where KEDA is
+// installed keeps the versions KEDA installed.
 func (c *Cluster) InstallCRDs(ctx context.Context, dir string) ([]string, error) {
 	crds, err := ReadCRDs(dir)
 	if err != nil {
@@ -35,7 +36,9 @@ func (c *Cluster) InstallCRDs(ctx context.Context, dir string) ([]string, error)
 	var names []string
 	for _, crd := range crds {
 		_, err := api.Create(ctx, crd, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
+		if apierrors.IsAlreadyExists(err) && crd.Spec.Group == kedaGroup {
+			err = nil
+		} else if apierrors.IsAlreadyExists(err) {
 			var cur *apiextensionsv1.CustomResourceDefinition
 			if cur, err = api.Get(ctx, crd.Name, metav1.GetOptions{}); err == nil {
 				crd.ResourceVersion = cur.ResourceVersion
@@ -62,6 +65,9 @@ func (c *Cluster) InstallCRDs(ctx context.Context, dir string) ([]string, error)
 	}
 	return names, nil
 }
+
+// kedaGroup is the API group of KEDA's CRDs (TriggerAuthentication, ClusterTriggerAuthentication).
+const kedaGroup = "keda.sh"
 
 func crdEstablished(crd *apiextensionsv1.CustomResourceDefinition) bool {
 	for _, cond := range crd.Status.Conditions {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -55,6 +56,13 @@ type Options struct {
 	LeaseDuration time.Duration
 	RenewDeadline time.Duration
 	RetryPeriod   time.Duration
+	// mTLS to the KEDA scalers adapter at ExternalScalerAddress.
+	ExternalScalerCAFile     string
+	ExternalScalerCertFile   string
+	ExternalScalerKeyFile    string
+	ExternalScalerServerName string
+	// TriggerReadBudget bounds how long one evaluation waits for its trigger reads.
+	TriggerReadBudget time.Duration
 }
 
 // BindFlags registers the options on fs with their defaults.
@@ -70,6 +78,11 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.MemberProbeTimeout, "member-probe-timeout", 3*time.Second, "Bound on one member probe")
 	fs.DurationVar(&o.MemberCallTimeout, "member-call-timeout", 5*time.Second, "Bound on any other call into a member")
 	fs.StringVar(&o.ExternalScalerAddress, "external-scaler-address", "", "host:port of a server speaking KEDA's external-scaler gRPC protocol (fleetscale-keda-scalers) that evaluates trigger types the hub does not implement; empty: such triggers are reported as unsupported")
+	fs.StringVar(&o.ExternalScalerCAFile, "external-scaler-ca-file", "", "PEM CA that signed the KEDA scalers adapter's serving certificate (mTLS; required for a non-loopback --external-scaler-address)")
+	fs.StringVar(&o.ExternalScalerCertFile, "external-scaler-cert-file", "", "PEM client certificate presented to the KEDA scalers adapter (mTLS); re-read at every handshake")
+	fs.StringVar(&o.ExternalScalerKeyFile, "external-scaler-key-file", "", "PEM key of --external-scaler-cert-file")
+	fs.StringVar(&o.ExternalScalerServerName, "external-scaler-server-name", "", "Name the adapter's certificate must hold (default: the host of --external-scaler-address)")
+	fs.DurationVar(&o.TriggerReadBudget, "trigger-read-budget", scalers.DefaultReadBudget, "How long one evaluation waits for its object's trigger reads together; a read still running then finishes off the worker and re-evaluates the object")
 	fs.DurationVar(&o.HPASyncPeriod, "hpa-sync-period", 15*time.Second, "Re-evaluation period while a rate limit holds the total back (the HPA's sync period)")
 	fs.IntVar(&o.MaxJobsPerEvaluation, "max-jobs-per-evaluation", distributedscaledjob.DefaultMaxJobsPerEvaluation, "Most Jobs one evaluation of one DistributedScaledJob creates, failover copies included; the rest follow in the next evaluations, a second apart")
 	fs.BoolVar(&o.MetricsSecure, "metrics-secure", false, "Serve /metrics over HTTPS to callers the hub authenticates and authorises for GET /metrics (needs RBAC to create tokenreviews and subjectaccessreviews); default plain HTTP")
@@ -98,7 +111,26 @@ func Scheme() *runtime.Scheme {
 	if err := v1alpha1.AddToScheme(s); err != nil {
 		panic(err)
 	}
+	// KEDA's TriggerAuthentication and ClusterTriggerAuthentication, read by triggers.
+	if err := kedav1alpha1.AddToScheme(s); err != nil {
+		panic(err)
+	}
 	return s
+}
+
+// triggerOptions builds what every trigger shares. The adapter receives resolved credentials:
+// it is dialled in plaintext only on a loopback address, otherwise with mTLS.
+func triggerOptions(o Options) (scalers.Options, error) {
+	tlsCfg, err := scalers.ExternalScalerTLS(o.ExternalScalerCAFile, o.ExternalScalerCertFile, o.ExternalScalerKeyFile, o.ExternalScalerServerName)
+	if err != nil {
+		return scalers.Options{}, err
+	}
+	if o.ExternalScalerAddress != "" && tlsCfg == nil && !scalers.IsLoopback(o.ExternalScalerAddress) {
+		return scalers.Options{}, fmt.Errorf("--external-scaler-address %s is not a loopback address: the adapter receives credentials, "+
+			"so set --external-scaler-ca-file, --external-scaler-cert-file and --external-scaler-key-file (mTLS) or run it as a sidecar on 127.0.0.1", o.ExternalScalerAddress)
+	}
+	return scalers.Options{ExternalScalerAddress: o.ExternalScalerAddress, ExternalScalerTLS: tlsCfg,
+		Connections: scalers.NewConnections(), ReadBudget: o.TriggerReadBudget}, nil
 }
 
 // Run starts the controller and blocks until ctx ends.
@@ -125,7 +157,10 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		return fmt.Errorf("new manager: %w", err)
 	}
 	recorder := metrics.New(crmetrics.Registry)
-	triggers := scalers.Options{ExternalScalerAddress: o.ExternalScalerAddress, Connections: scalers.NewConnections()}
+	triggers, err := triggerOptions(o)
+	if err != nil {
+		return err
+	}
 	defer func() { _ = triggers.Connections.Close() }()
 	registry := member.NewRegistry(mgr.GetClient(), member.Options{
 		Metrics:       recorder,
@@ -134,9 +169,10 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		CallTimeout:   o.MemberCallTimeout,
 		Scheme:        scheme,
 	})
-	// The hub admin's TenantPolicies, read from the manager's cache. (The lead wires it into
-	// triggers as scalers.Options.Policy too once that hook exists.)
+	// The hub admin's TenantPolicies, read from the manager's cache: they bound the target
+	// namespaces and pod templates (reconcilers) and what triggers may use or dial (scalers).
 	policies := &tenancy.Checker{Reader: mgr.GetClient()}
+	triggers.Policy = policies
 	if err := mgr.Add(registry); err != nil {
 		return fmt.Errorf("add registry: %w", err)
 	}

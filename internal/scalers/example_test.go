@@ -28,5 +28,5 @@ func ExampleNew() {
 	fmt.Println(err)
 	// Output:
 	// s0-cron-Etc-UTC-00xxThu-5923xxThu 10 true
-	// unsupported trigger type "rabbitmq" (built-in types: cron, external, kubernetes-resource)
+	// unsupported trigger type "rabbitmq": the hub implements cron, external, external-push, kubernetes-resource, kubernetes-workload, metrics-api, prometheus, and no KEDA scalers adapter is configured for the other KEDA types (--external-scaler-address)
 }

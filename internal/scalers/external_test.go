@@ -117,8 +117,14 @@ func TestUnsupportedTypeGoesToTheAdapter(t *testing.T) {
 }
 
 func TestExternalTriggerErrors(t *testing.T) {
-	_, err := New(context.Background(), Config{Trigger: v1alpha1.ScaleTriggers{Type: "external", Metadata: map[string]string{"tlsCertFile": "/x"}}})
-	if !errors.Is(err, ErrInvalidMetadata) || !strings.Contains(err.Error(), "scalerAddress is required") || !strings.Contains(err.Error(), "TLS") {
+	_, err := New(context.Background(), Config{Trigger: v1alpha1.ScaleTriggers{Type: "external", Metadata: map[string]string{"enableTLS": "yes"}}})
+	if !errors.Is(err, ErrInvalidMetadata) || !strings.Contains(err.Error(), "scalerAddress is required") || !strings.Contains(err.Error(), `enableTLS "yes" is not a boolean`) {
+		t.Fatalf("err = %v", err)
+	}
+	// A CA from the TriggerAuthentication that is not PEM: a spec error naming the parameter.
+	_, err = New(context.Background(), Config{Trigger: v1alpha1.ScaleTriggers{Type: "external", Metadata: map[string]string{"scalerAddress": "127.0.0.1:1", "enableTLS": "true"}},
+		Auth: Auth{Params: map[string]string{"caCert": "not a certificate"}}})
+	if !errors.Is(err, ErrInvalidMetadata) || !strings.Contains(err.Error(), "caCert") || strings.Contains(err.Error(), "not a certificate") {
 		t.Fatalf("err = %v", err)
 	}
 	// Nothing listens there: building fails with the address named, and is not a spec error.

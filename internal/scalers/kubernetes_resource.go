@@ -67,6 +67,10 @@ func parseKubernetesResourceMetadata(values map[string]string, asMetricSource bo
 			m.problem("valueLocation is only used with format json or yaml, not number")
 		case format != formatNumber && md.ValueLocation == "":
 			m.problem("valueLocation is required with format %s", format)
+		case format == formatJSON && md.ResourceKind == KindSecret && !plainPath(md.ValueLocation):
+			// A GJSON query or modifier (#(token=="abc"), @this, wildcards) would turn a
+			// secret string into a yes/no answer that the replica count reveals.
+			m.problem("valueLocation %q: on a Secret only a plain path is allowed (names and list indexes separated by dots, such as queues.0.length): no GJSON queries, modifiers or wildcards", md.ValueLocation)
 		}
 	}
 	return md, m.err(kubernetesResourceType)
@@ -119,8 +123,28 @@ func newKubernetesResourceScaler(_ context.Context, cfg Config) (Scaler, error) 
 			Target:           asMilli(md.TargetValue),
 			ActivationTarget: md.ActivationTargetValue,
 			Type:             metricType,
+			Sensitive:        md.ResourceKind == KindSecret,
 		},
 	}, nil
+}
+
+// plainPath reports whether a GJSON path is only names and indexes: segments of letters,
+// digits, '_' and '-' separated by single dots.
+func plainPath(p string) bool {
+	if p == "" {
+		return false
+	}
+	for _, seg := range strings.Split(p, ".") {
+		if seg == "" {
+			return false
+		}
+		for _, r := range seg {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (s *kubernetesResourceScaler) MetricSpecs() []MetricSpec { return []MetricSpec{s.spec} }

@@ -307,7 +307,7 @@ func TestKubernetesResourceMetricSpec(t *testing.T) {
 		{
 			name: "secret, index 1",
 			cfg:  Config{TriggerIndex: 1, Trigger: v1alpha1.ScaleTriggers{Metadata: base("resourceKind", "Secret", "resourceName", "my-secret", "key", "limit", "targetValue", "100")}},
-			want: MetricSpec{Name: "s1-secret-my-secret-limit", Target: 100, Type: autoscalingv2.AverageValueMetricType},
+			want: MetricSpec{Name: "s1-secret-my-secret-limit", Target: 100, Type: autoscalingv2.AverageValueMetricType, Sensitive: true},
 		},
 		{
 			name: "index 2, underscore kept",

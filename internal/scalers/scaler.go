@@ -2,6 +2,7 @@ package scalers
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -23,7 +24,30 @@ var (
 	// ErrInvalidMetadata is wrapped (through *MetadataError) by New when the trigger's metadata
 	// or metricType is wrong. Like ErrUnsupportedTrigger it means the spec must change.
 	ErrInvalidMetadata = errors.New("invalid trigger metadata")
+	// ErrNotAllowed is wrapped (through *NotAllowedError) when the hub's Policy refuses what a
+	// trigger asks for (an external address, a ClusterTriggerAuthentication). Like
+	// ErrInvalidMetadata it is a spec problem: nothing is read until the spec or policy changes.
+	ErrNotAllowed = errors.New("not allowed by the hub's policy")
 )
+
+// NotAllowedError says what the Policy refused and why.
+type NotAllowedError struct {
+	What string
+	Err  error
+}
+
+func (e *NotAllowedError) Error() string {
+	return fmt.Sprintf("%s is not allowed by the hub's policy: %v", e.What, e.Err)
+}
+
+// Is makes errors.Is(err, ErrNotAllowed) true.
+func (e *NotAllowedError) Is(target error) bool { return target == ErrNotAllowed }
+
+// IsSpecError reports whether err means the spec (or the admin policy) must change rather
+// than that a read failed: such errors are reported as InvalidSpec and not retried faster.
+func IsSpecError(err error) bool {
+	return errors.Is(err, ErrUnsupportedTrigger) || errors.Is(err, ErrInvalidMetadata) || errors.Is(err, ErrNotAllowed)
+}
 
 // MetricSpec is what a trigger asks for: the metric's name and target. It is the part of
 // KEDA's external MetricSpec that the replica math uses.
@@ -39,7 +63,13 @@ type MetricSpec struct {
 	ActivationTarget float64
 	// Type is AverageValue or Value (trigger.metricType, default AverageValue).
 	Type autoscalingv2.MetricTargetType
+	// Sensitive is true when the value is read from a Secret: it drives scaling but is never
+	// shown (status shows SensitiveValue) nor exported as a metric.
+	Sensitive bool
 }
+
+// SensitiveValue stands for a value read from a Secret wherever a value would be shown.
+const SensitiveValue = "<secret>"
 
 // MetricValue is one value read for the metric of the same name.
 type MetricValue struct {
@@ -85,7 +115,28 @@ type Config struct {
 	// ObjectName is the DSO's or DSJ's name (external scalers receive it, as KEDA sends the
 	// ScaledObject's name).
 	ObjectName string
+	// ObjectKind is DistributedScaledObject or DistributedScaledJob (sent to the adapter).
+	ObjectKind string
+	// Auth is the trigger's resolved authentication and environment (internal/triggerauth).
+	Auth Auth
+	// OnPush, when set, is called when a push trigger (external-push) reports a change, so the
+	// object is evaluated at once.
+	OnPush func()
 	Options
+}
+
+// Auth is what KEDA's ScalerConfig carries from the resolver: AuthParams, ResolvedEnv (only
+// the variables the trigger's …FromEnv keys name) and the pod identity provider.
+type Auth struct {
+	Params map[string]string
+	Env    map[string]string
+	// PodIdentity is the TriggerAuthentication's podIdentity provider; empty or "none": none.
+	PodIdentity string
+}
+
+// podIdentity reports the provider when one other than none is set.
+func (a Auth) podIdentity() (string, bool) {
+	return a.PodIdentity, a.PodIdentity != "" && a.PodIdentity != "none"
 }
 
 // Options are what every trigger of one controller shares.
@@ -97,6 +148,35 @@ type Options struct {
 	// Connections caches gRPC connections to external scalers across evaluations; nil dials
 	// per scaler and closes on Close.
 	Connections *Connections
+	// ExternalScalerTLS, when set, is the client TLS (mTLS) config for ExternalScalerAddress;
+	// nil dials it in plaintext, which Validate allows only on a loopback address.
+	ExternalScalerTLS *tls.Config
+	// Policy is the hub admin's say over ClusterTriggerAuthentications and external addresses;
+	// nil allows everything.
+	Policy Policy
+	// ReadBudget bounds how long one evaluation waits for all of its object's trigger reads
+	// together (default DefaultReadBudget); a read still running then goes on off the worker.
+	ReadBudget time.Duration
+	// MaxReadTime bounds one trigger read (building the scaler included) and caps the timeout
+	// metadata of HTTP triggers; zero means DefaultMaxReadTime.
+	MaxReadTime time.Duration
+}
+
+// DefaultMaxReadTime bounds a trigger read when Options.MaxReadTime is zero.
+const DefaultMaxReadTime = 10 * time.Second
+
+func (o Options) readBudget() time.Duration {
+	if o.ReadBudget > 0 {
+		return o.ReadBudget
+	}
+	return DefaultReadBudget
+}
+
+func (o Options) maxReadTime() time.Duration {
+	if o.MaxReadTime > 0 {
+		return o.MaxReadTime
+	}
+	return DefaultMaxReadTime
 }
 
 // Kinds of hub object a trigger may read.
@@ -114,6 +194,9 @@ type ObjectRef struct {
 
 // String returns e.g. "ConfigMap default/mock-metric", the way errors name the object.
 func (r ObjectRef) String() string {
+	if r.Namespace == "" {
+		return r.Kind + " " + r.Name
+	}
 	return r.Kind + " " + r.Namespace + "/" + r.Name
 }
 
@@ -130,6 +213,19 @@ var builtins = map[string]builtin{
 	kubernetesResourceType: {build: newKubernetesResourceScaler, reference: kubernetesResourceReference},
 	cronType:               {build: newCronScaler},
 	externalType:           {build: newExternalScaler},
+	externalPushType:       {build: newExternalPushScaler},
+	prometheusType:         {build: newPrometheusScaler},
+	metricsAPIType:         {build: newMetricsAPIScaler},
+	kubernetesWorkloadType: {build: newKubernetesWorkloadScaler},
+}
+
+// refused are KEDA trigger types the hub knows it cannot evaluate, with the reason; they are
+// not sent to the adapter either, where they would fail the same way.
+var refused = map[string]string{
+	"cpu": "cpu and memory triggers need the resource usage of the target's pods in every member (metrics.k8s.io), " +
+		"which fleetscale does not read yet; scale on a prometheus or kubernetes-workload trigger instead",
+	"memory": "cpu and memory triggers need the resource usage of the target's pods in every member (metrics.k8s.io), " +
+		"which fleetscale does not read yet; scale on a prometheus or kubernetes-workload trigger instead",
 }
 
 // Supported returns the trigger types New implements, sorted.
@@ -140,12 +236,16 @@ func Supported() []string {
 // New builds the scaler for cfg.Trigger. A trigger type with no built-in scaler gives an error
 // wrapping ErrUnsupportedTrigger; wrong metadata gives an error wrapping ErrInvalidMetadata.
 func New(ctx context.Context, cfg Config) (Scaler, error) {
+	if why, ok := refused[cfg.Trigger.Type]; ok {
+		return nil, fmt.Errorf("%w %q: %s", ErrUnsupportedTrigger, cfg.Trigger.Type, why)
+	}
 	b, ok := builtins[cfg.Trigger.Type]
 	if !ok && cfg.ExternalScalerAddress != "" {
 		return newAdapterScaler(ctx, cfg)
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w %q (built-in types: %s)", ErrUnsupportedTrigger, cfg.Trigger.Type, strings.Join(Supported(), ", "))
+		return nil, fmt.Errorf("%w %q: the hub implements %s, and no KEDA scalers adapter is configured for the other KEDA types (--external-scaler-address)",
+			ErrUnsupportedTrigger, cfg.Trigger.Type, strings.Join(Supported(), ", "))
 	}
 	return b.build(ctx, cfg)
 }
@@ -159,6 +259,31 @@ func Reference(trigger v1alpha1.ScaleTriggers, namespace string) (ObjectRef, boo
 		return ObjectRef{}, false
 	}
 	return b.reference(trigger.Metadata, namespace)
+}
+
+// Kinds of authentication object a trigger may reference (KEDA's API group keda.sh).
+const (
+	KindTriggerAuthentication        = "TriggerAuthentication"
+	KindClusterTriggerAuthentication = "ClusterTriggerAuthentication"
+)
+
+// References returns every hub object a trigger reads directly: the object of a
+// kubernetes-resource trigger and its authenticationRef (a ClusterTriggerAuthentication has
+// no namespace). Like Reference it is lenient with wrong metadata.
+func References(trigger v1alpha1.ScaleTriggers, namespace string) []ObjectRef {
+	var refs []ObjectRef
+	if ref, ok := Reference(trigger, namespace); ok {
+		refs = append(refs, ref)
+	}
+	if a := trigger.AuthenticationRef; a != nil && a.Name != "" {
+		switch a.Kind {
+		case "", KindTriggerAuthentication:
+			refs = append(refs, ObjectRef{Kind: KindTriggerAuthentication, Namespace: namespace, Name: a.Name})
+		case KindClusterTriggerAuthentication:
+			refs = append(refs, ObjectRef{Kind: KindClusterTriggerAuthentication, Name: a.Name})
+		}
+	}
+	return refs
 }
 
 // MetadataError lists everything wrong with one trigger's metadata, so a user fixes it in one go.
@@ -187,6 +312,12 @@ func metricTargetType(t autoscalingv2.MetricTargetType) (autoscalingv2.MetricTar
 	default:
 		return "", fmt.Sprintf("metricType %q is not one of Value, AverageValue", t)
 	}
+}
+
+// metricTypeProblem is metricTargetType's problem for the trigger, empty when none.
+func metricTypeProblem(cfg Config) string {
+	_, problem := metricTargetType(cfg.Trigger.MetricType)
+	return problem
 }
 
 // metricName is the trigger's name when set, else KEDA's external metric name.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -12,7 +13,8 @@ import (
 )
 
 func TestSupported(t *testing.T) {
-	if diff := cmp.Diff([]string{"cron", "external", "kubernetes-resource"}, Supported()); diff != "" {
+	want := []string{"cron", "external", "external-push", "kubernetes-resource", "kubernetes-workload", "metrics-api", "prometheus"}
+	if diff := cmp.Diff(want, Supported()); diff != "" {
 		t.Errorf("Supported (-want +got):\n%s", diff)
 	}
 }
@@ -23,9 +25,17 @@ func TestNewUnsupportedTrigger(t *testing.T) {
 		if !errors.Is(err, ErrUnsupportedTrigger) {
 			t.Fatalf("type %q: error %v does not wrap ErrUnsupportedTrigger", typ, err)
 		}
-		want := `unsupported trigger type "` + typ + `" (built-in types: cron, external, kubernetes-resource)`
+		want := `unsupported trigger type "` + typ + `": the hub implements cron, external, external-push, kubernetes-resource, ` +
+			`kubernetes-workload, metrics-api, prometheus, and no KEDA scalers adapter is configured for the other KEDA types (--external-scaler-address)`
 		if err.Error() != want {
 			t.Errorf("type %q: error\n got %q\nwant %q", typ, err, want)
+		}
+	}
+	// cpu and memory are refused with the reason, even with an adapter (it could not read them either).
+	for _, typ := range []string{"cpu", "memory"} {
+		_, err := New(context.Background(), Config{Trigger: v1alpha1.ScaleTriggers{Type: typ}, Options: Options{ExternalScalerAddress: "127.0.0.1:1"}})
+		if !errors.Is(err, ErrUnsupportedTrigger) || !strings.Contains(err.Error(), "metrics.k8s.io") {
+			t.Errorf("type %s: err = %v", typ, err)
 		}
 	}
 }

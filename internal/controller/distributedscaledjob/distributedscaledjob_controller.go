@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -55,12 +56,16 @@ type Reconciler struct {
 	MaxJobsPerEvaluation int
 
 	expect *expectations
+	// triggers caches one scaler per trigger and reads them off the worker.
+	triggers  *scalers.Cache
+	cacheOnce sync.Once
 }
 
 // +kubebuilder:rbac:groups=keda.kedify.io,resources=distributedscaledjobs,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=keda.kedify.io,resources=distributedscaledjobs/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=keda.kedify.io,resources=distributedscaledjobs/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=keda.sh,resources=triggerauthentications;clustertriggerauthentications,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile evaluates one DSJ: read the members' Jobs, decide, create and delete, report.
@@ -69,10 +74,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if err := r.Get(ctx, req.NamespacedName, &dsj); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Metrics.ForgetDSJ(req.Namespace, req.Name)
+			r.triggerCache().Forget(req.NamespacedName)
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !dsj.DeletionTimestamp.IsZero() {
+		r.triggerCache().Forget(req.NamespacedName)
 		return reconcile.Result{}, r.finalize(ctx, &dsj)
 	}
 	if err := r.addFinalizer(ctx, &dsj); err != nil {
@@ -101,6 +108,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	st := &s.dsj.Status
 	r.Metrics.ObserveDSJ(dsj.Namespace, dsj.Name, st.RunningJobs, st.PendingJobs, st.DesiredJobs)
 	for name, t := range st.TriggerMetricsStatus {
+		if t.Value == scalers.SensitiveValue && t.Error == "" {
+			continue // a value read from a Secret is never exported
+		}
 		value, _ := strconv.ParseFloat(t.Value, 64)
 		r.Metrics.Trigger("dsj", dsj.Namespace, dsj.Name, name, value, t.Error != "")
 	}

@@ -205,6 +205,11 @@ func (s *scope) setConditions() {
 		if len(notes) > 0 {
 			ready.Message = strings.Join(notes, "; ")
 		}
+	case s.triggerError != "" && ready.Reason == autoscaling.ReasonTriggerError:
+		// Name every failing trigger by index, type and name (the autoscaler names the first).
+		ready.Message = "Triggers are not working correctly: " + s.triggerError
+	case s.triggerError != "" && ready.Reason == autoscaling.ReasonPartialTriggerError:
+		ready.Message = "Some triggers are not working correctly: " + s.triggerError
 	}
 	set(v1alpha1.ConditionReady, ready)
 	set(v1alpha1.ConditionActive, s.decision.ActiveCond)

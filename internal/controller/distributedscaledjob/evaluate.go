@@ -2,11 +2,8 @@ package distributedscaledjob
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"math"
 	"strconv"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -93,51 +90,6 @@ func (r *Reconciler) maxJobsPerEvaluation() int {
 	return DefaultMaxJobsPerEvaluation
 }
 
-// readTriggers builds and reads every trigger. A trigger that cannot be built or read becomes
-// an autoscaling.JobTrigger with Err set, which DecideJobs skips: a broken trigger creates no
-// Jobs and deletes none.
-func (r *Reconciler) readTriggers(ctx context.Context, s *scope) {
-	s.triggerStatus = map[string]v1alpha1.TriggerMetricStatus{}
-	var problems []string
-	for i, t := range s.dsj.Spec.ScaledJobSpec.Triggers {
-		sc, err := scalers.New(ctx, scalers.Config{Trigger: t, TriggerIndex: i, Namespace: s.dsj.Namespace, HubReader: r.Client, Now: r.Now,
-			ObjectName: s.dsj.Name, Options: r.Scalers})
-		if err != nil {
-			if errors.Is(err, scalers.ErrUnsupportedTrigger) || errors.Is(err, scalers.ErrInvalidMetadata) {
-				s.specError = fmt.Sprintf("trigger %d (%s): %v", i, t.Type, err)
-			}
-			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, t.Type, err))
-			name := triggerKey(t.Name, "trigger-"+strconv.Itoa(i))
-			s.triggers = append(s.triggers, autoscaling.JobTrigger{Name: name, Err: err})
-			s.recordTrigger(name, autoscaling.JobTrigger{Err: err})
-			continue
-		}
-		values, active, readErr := sc.GetMetricsAndActivity(ctx)
-		if timed, ok := sc.(scalers.Timed); ok {
-			if next := timed.NextChange(s.now); !next.IsZero() && (s.nextTriggerChange.IsZero() || next.Before(s.nextTriggerChange)) {
-				s.nextTriggerChange = next
-			}
-		}
-		_ = sc.Close(ctx)
-		if readErr != nil {
-			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, t.Type, readErr))
-		}
-		for _, ms := range sc.MetricSpecs() {
-			jt := autoscaling.JobTrigger{Name: triggerKey(t.Name, ms.Name), Target: ms.Target, Active: active, Err: readErr}
-			for _, v := range values {
-				if v.Name == ms.Name {
-					jt.Value += v.Value
-				}
-			}
-			s.triggers = append(s.triggers, jt)
-			s.recordTrigger(jt.Name, jt)
-		}
-	}
-	if len(problems) > 0 {
-		s.triggerError = strings.Join(problems, "; ")
-	}
-}
-
 func triggerKey(name, fallback string) string {
 	if name != "" {
 		return name
@@ -146,8 +98,9 @@ func triggerKey(name, fallback string) string {
 }
 
 // recordTrigger stores one trigger's reading; lastUpdateTime moves only when the reading does,
-// lastChangeTime only when the state (Active, Inactive, Error) does.
-func (s *scope) recordTrigger(key string, t autoscaling.JobTrigger) {
+// lastChangeTime only when the state (Active, Inactive, Error) does. A value read from a
+// Secret (sensitive) is shown as scalers.SensitiveValue.
+func (s *scope) recordTrigger(key string, t autoscaling.JobTrigger, sensitive bool) {
 	prev := s.prev.TriggerMetricsStatus[key]
 	ts := v1alpha1.TriggerMetricStatus{}
 	switch {
@@ -158,6 +111,9 @@ func (s *scope) recordTrigger(key string, t autoscaling.JobTrigger) {
 		ts.State, ts.Info = v1alpha1.TriggerStateError, ts.Error
 	default:
 		ts.Value = strconv.FormatFloat(t.Value, 'f', -1, 64)
+		if sensitive {
+			ts.Value = scalers.SensitiveValue
+		}
 		ts.Target = strconv.FormatFloat(t.Target, 'f', -1, 64)
 		ts.Active = t.Active
 		ts.State = v1alpha1.TriggerStateInactive

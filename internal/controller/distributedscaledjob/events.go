@@ -64,7 +64,7 @@ func (r *Reconciler) emitEvents(s *scope) {
 	}
 	for key, t := range s.dsj.Status.TriggerMetricsStatus {
 		if t.Error != "" && t.Error != s.prev.TriggerMetricsStatus[key].Error {
-			r.Recorder.Eventf(dsj, nil, corev1.EventTypeWarning, EventTriggerError, "Evaluate", "Trigger %s: %s", key, t.Error)
+			r.Recorder.Eventf(dsj, nil, corev1.EventTypeWarning, EventTriggerError, "Evaluate", "Trigger %s (%s): %s", key, s.triggerTypes[key], t.Error)
 		}
 	}
 	for _, name := range sortedKeys(s.applyErrors) {

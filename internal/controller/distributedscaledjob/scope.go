@@ -47,7 +47,9 @@ type scope struct {
 	specError     string
 	triggers      []autoscaling.JobTrigger
 	triggerStatus map[string]v1alpha1.TriggerMetricStatus
-	triggerError  string
+	// triggerTypes is each trigger's type by its key in status, for messages.
+	triggerTypes map[string]string
+	triggerError string
 	// nextTriggerChange is when a time-based trigger (cron) changes next.
 	nextTriggerChange time.Time
 

@@ -2,6 +2,7 @@ package distributedscaledjob
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -31,15 +32,25 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
+	triggers := r.triggerCache()
+	if err := mgr.Add(triggers); err != nil {
+		return fmt.Errorf("add trigger cache: %w", err)
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("distributedscaledjob").
 		For(&v1alpha1.DistributedScaledJob{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{})))
 	newList := func() client.ObjectList { return &v1alpha1.DistributedScaledJobList{} }
 	b = policywatch.Watches(b, r.Client, newList)
-	return triggerwatch.Watches(b, r.Client, newList).
+	b, err := triggerwatch.Watches(mgr, b, r.Client, newList, r.Namespace)
+	if err != nil {
+		return err
+	}
+	return b.
 		WatchesRawSource(source.Channel(r.Registry.Subscribe(), handler.TypedEnqueueRequestsFromMapFunc(r.forMemberEvent))).
 		WatchesRawSource(source.Channel(r.Jobs.Events(), handler.TypedEnqueueRequestsFromMapFunc(r.forJobEvent))).
+		// A trigger read that outlived the worker's wait, or a push, enqueues its DSJ.
+		WatchesRawSource(triggers.Source()).
 		Complete(r)
 }
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -46,12 +47,17 @@ type Reconciler struct {
 	SyncPeriod time.Duration
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
+
+	// triggers caches one scaler per trigger and reads them off the worker.
+	triggers  *scalers.Cache
+	cacheOnce sync.Once
 }
 
 // +kubebuilder:rbac:groups=keda.kedify.io,resources=distributedscaledobjects,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=keda.kedify.io,resources=distributedscaledobjects/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=keda.kedify.io,resources=distributedscaledobjects/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=keda.sh,resources=triggerauthentications;clustertriggerauthentications,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile evaluates one DSO: read members, compute the total, split it, apply it, report.
@@ -60,10 +66,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if err := r.Get(ctx, req.NamespacedName, &dso); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Metrics.ForgetDSO(req.Namespace, req.Name)
+			r.triggerCache().Forget(req.NamespacedName)
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !dso.DeletionTimestamp.IsZero() {
+		r.triggerCache().Forget(req.NamespacedName)
 		return reconcile.Result{}, r.finalize(ctx, &dso)
 	}
 	if err := r.syncFinalizer(ctx, &dso); err != nil {

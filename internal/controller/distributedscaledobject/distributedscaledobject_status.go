@@ -127,9 +127,23 @@ func (s *scope) setConditions() {
 			Message: "no member cluster is registered or whitelisted; register one with `kubectl fleetscale mc setup-member`"}
 	case s.triggerError != "" && ready.Status == metav1.ConditionTrue:
 		ready.Message = s.triggerError
+	case s.triggerError != "":
+		ready.Message = triggerErrorMessage(ready.Reason, ready.Message, s.triggerError)
 	}
 	set(v1alpha1.ConditionReady, ready)
 	set(v1alpha1.ConditionScaledObjectActive, c.Active)
 	set(v1alpha1.ConditionPaused, c.Paused)
 	set(v1alpha1.ConditionFallback, c.Fallback)
+}
+
+// triggerErrorMessage names every failing trigger by index, type and name (the autoscaler's
+// message names only the first, by name).
+func triggerErrorMessage(reason, message, triggerError string) string {
+	switch reason {
+	case autoscaling.ReasonTriggerError:
+		return "Triggers are not working correctly: " + triggerError
+	case autoscaling.ReasonPartialTriggerError:
+		return "Some triggers are not working correctly: " + triggerError
+	}
+	return message
 }

@@ -80,7 +80,7 @@ func (r *Reconciler) emitEvents(s *scope) {
 	}
 	for key, t := range s.dso.Status.Triggers {
 		if t.Error != "" && t.Error != s.prev.Triggers[key].Error {
-			r.Recorder.Eventf(dso, nil, corev1.EventTypeWarning, EventTriggerError, "Evaluate", "Trigger %s: %s", key, t.Error)
+			r.Recorder.Eventf(dso, nil, corev1.EventTypeWarning, EventTriggerError, "Evaluate", "Trigger %s (%s): %s", key, s.triggerTypes[key], t.Error)
 		}
 	}
 	for name, e := range s.applyErrors {
@@ -107,6 +107,9 @@ func (r *Reconciler) recordMetrics(s *scope) {
 	}
 	r.Metrics.ObserveDSO(dso.Namespace, dso.Name, dso.Status.TotalDesiredReplicas, dso.Status.TotalCurrentReplicas, members)
 	for _, t := range s.decision.Triggers {
+		if s.sensitive[t.Name] && t.Error == "" {
+			continue // a value read from a Secret is never exported
+		}
 		r.Metrics.Trigger("dso", dso.Namespace, dso.Name, t.Name, t.Value, t.Error != "")
 	}
 	if s.rebalanced() {

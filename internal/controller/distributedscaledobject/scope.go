@@ -29,6 +29,10 @@ type scope struct {
 	totalDecided bool
 	specError    string
 	triggerError string
+	// sensitive names the triggers whose value was read from a Secret (never shown).
+	sensitive map[string]bool
+	// triggerTypes is each trigger's type by its name in status, for messages.
+	triggerTypes map[string]string
 
 	// waitingFor lists members whose replicas are not known yet (first sync).
 	waitingFor []string

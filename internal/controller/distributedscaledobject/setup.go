@@ -2,6 +2,7 @@ package distributedscaledobject
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -27,14 +28,24 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
+	triggers := r.triggerCache()
+	if err := mgr.Add(triggers); err != nil {
+		return fmt.Errorf("add trigger cache: %w", err)
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("distributedscaledobject").
 		For(&v1alpha1.DistributedScaledObject{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{})))
 	newList := func() client.ObjectList { return &v1alpha1.DistributedScaledObjectList{} }
 	b = policywatch.Watches(b, r.Client, newList)
-	return triggerwatch.Watches(b, r.Client, newList).
+	b, err := triggerwatch.Watches(mgr, b, r.Client, newList, r.Namespace)
+	if err != nil {
+		return err
+	}
+	return b.
 		WatchesRawSource(source.Channel(r.Registry.Subscribe(), handler.TypedEnqueueRequestsFromMapFunc(r.forMemberEvent))).
+		// A trigger read that outlived the worker's wait, or a push, enqueues its DSO.
+		WatchesRawSource(triggers.Source()).
 		Complete(r)
 }
 

@@ -19,13 +19,23 @@ import (
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/clusterenv"
 	"github.com/fleetscale/fleetscale/internal/fleettest"
+	"github.com/fleetscale/fleetscale/internal/manager"
 )
+
+// adapter is the KEDA scalers adapter the controller sends trigger types it does not
+// implement to (adapter_test.go).
+var adapter = startTestAdapter()
 
 // Hub + 3 full members (controller-manager, scheduler, kwok: nginx pods really run), the
 // members registered as in the walkthrough, and the controller in-process.
-var shared = fleettest.NewShared(fleettest.Options{Members: 3, Member: clusterenv.ClusterOptions{Full: true}})
+var shared = fleettest.NewShared(fleettest.Options{Members: 3, Member: clusterenv.ClusterOptions{Full: true},
+	Controller: manager.Options{ExternalScalerAddress: adapter.addr}})
 
-func TestMain(m *testing.M) { os.Exit(shared.Main(m)) }
+func TestMain(m *testing.M) {
+	code := shared.Main(m)
+	adapter.srv.Stop()
+	os.Exit(code)
+}
 
 const (
 	timeout = 90 * time.Second

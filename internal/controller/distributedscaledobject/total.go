@@ -2,10 +2,8 @@ package distributedscaledobject
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -78,7 +76,7 @@ func (r *Reconciler) evaluateTotal(ctx context.Context, s *scope) {
 	}
 	d = r.holdWithinSyncPeriod(s, in.State, d)
 	s.decision, s.total, s.totalDecided = d, d.DesiredReplicas, true
-	storeState(&s.dso.Status, d, s.now)
+	storeState(&s.dso.Status, d, s.now, s.sensitive)
 	s.dso.Status.LastEvaluationTime = &metav1.Time{Time: s.now}
 }
 
@@ -104,51 +102,6 @@ func (r *Reconciler) holdWithinSyncPeriod(s *scope, prevState autoscaling.Scaled
 	return d
 }
 
-// readTriggers builds and reads every trigger. A trigger that cannot be built or read becomes
-// an autoscaling.Trigger with Err set: the autoscaler keeps the current total (or applies the
-// fallback), so a broken trigger never scales anything down.
-func (r *Reconciler) readTriggers(ctx context.Context, s *scope) []autoscaling.Trigger {
-	spec := s.dso.Spec.ScaledObjectSpec
-	asSource := spec.Advanced != nil && spec.Advanced.ScalingModifiers.Formula != ""
-	var out []autoscaling.Trigger
-	var problems []string
-	for i, t := range spec.Triggers {
-		sc, err := scalers.New(ctx, scalers.Config{Trigger: t, TriggerIndex: i, Namespace: s.dso.Namespace,
-			HubReader: r.Client, AsMetricSource: asSource, ObjectName: s.dso.Name, Options: r.Scalers})
-		if err != nil {
-			if errors.Is(err, scalers.ErrUnsupportedTrigger) || errors.Is(err, scalers.ErrInvalidMetadata) {
-				s.specError = fmt.Sprintf("trigger %d (%s): %v", i, t.Type, err)
-			}
-			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, t.Type, err))
-			out = append(out, autoscaling.Trigger{Name: t.Name, MetricType: t.MetricType, Err: err})
-			continue
-		}
-		values, _, readErr := sc.GetMetricsAndActivity(ctx)
-		_ = sc.Close(ctx)
-		if readErr != nil {
-			problems = append(problems, fmt.Sprintf("trigger %d (%s): %v", i, t.Type, readErr))
-		}
-		for _, ms := range sc.MetricSpecs() {
-			name := t.Name
-			if name == "" {
-				name = ms.Name
-			}
-			tr := autoscaling.Trigger{Name: name, MetricType: ms.Type, Target: ms.Target,
-				ActivationTarget: ms.ActivationTarget, Err: readErr}
-			for _, v := range values {
-				if v.Name == ms.Name {
-					tr.Value = v.Value
-				}
-			}
-			out = append(out, tr)
-		}
-	}
-	if len(problems) > 0 {
-		s.triggerError = strings.Join(problems, "; ")
-	}
-	return out
-}
-
 // stateFromStatus is the autoscaler's memory, kept in status across restarts.
 func stateFromStatus(st *v1alpha1.DistributedScaledObjectStatus) autoscaling.ScaledObjectState {
 	state := autoscaling.ScaledObjectState{LastActiveTime: st.LastActiveTime, TriggerFailures: st.TriggerFailures}
@@ -167,7 +120,9 @@ func stateFromStatus(st *v1alpha1.DistributedScaledObjectStatus) autoscaling.Sca
 	return state
 }
 
-func storeState(st *v1alpha1.DistributedScaledObjectStatus, d autoscaling.ScaledObjectDecision, now time.Time) {
+// storeState keeps the decision's memory and each trigger's reading in status; a value read
+// from a Secret (sensitive, by trigger name) is shown as scalers.SensitiveValue.
+func storeState(st *v1alpha1.DistributedScaledObjectStatus, d autoscaling.ScaledObjectDecision, now time.Time, sensitive map[string]bool) {
 	st.LastActiveTime = d.State.LastActiveTime
 	st.TriggerFailures = d.State.TriggerFailures
 	h := d.State.History
@@ -192,8 +147,12 @@ func storeState(st *v1alpha1.DistributedScaledObjectStatus, d autoscaling.Scaled
 		if key == "" {
 			key = "trigger-" + strconv.Itoa(i)
 		}
+		value := strconv.FormatFloat(t.Value, 'f', -1, 64)
+		if sensitive[t.Name] {
+			value = scalers.SensitiveValue
+		}
 		ts := v1alpha1.TriggerMetricStatus{
-			Value:               strconv.FormatFloat(t.Value, 'f', -1, 64),
+			Value:               value,
 			Target:              strconv.FormatFloat(t.Target, 'f', -1, 64),
 			Active:              t.Active,
 			Error:               t.Error,

@@ -1,0 +1,159 @@
+package distributedscaledobject
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/fleetscale/fleetscale/internal/autoscaling"
+	"github.com/fleetscale/fleetscale/internal/member"
+	"github.com/fleetscale/fleetscale/internal/scalers"
+	"github.com/fleetscale/fleetscale/internal/triggerauth"
+)
+
+// readTriggers reads every trigger through the reconciler's scaler cache (in parallel, within
+// the read budget). A trigger that cannot be built or read becomes an autoscaling.Trigger with
+// Err set: the autoscaler keeps the current total (or applies the fallback), so a broken
+// trigger never scales anything down.
+func (r *Reconciler) readTriggers(ctx context.Context, s *scope) []autoscaling.Trigger {
+	spec := s.dso.Spec.ScaledObjectSpec
+	req := scalers.ReadRequest{
+		Object:         client.ObjectKeyFromObject(s.dso),
+		Triggers:       spec.Triggers,
+		AsMetricSource: spec.Advanced != nil && spec.Advanced.ScalingModifiers.Formula != "",
+		Env:            &memberTemplates{r: r, s: s},
+		Pods:           r.memberPods(s),
+	}
+	if spec.ScaleTargetRef != nil {
+		req.EnvSourceContainerName = spec.ScaleTargetRef.EnvSourceContainerName
+	}
+	var out []autoscaling.Trigger
+	var problems []string
+	s.sensitive, s.triggerTypes = map[string]bool{}, map[string]string{}
+	for _, rd := range r.triggerCache().Read(ctx, req) {
+		t := rd.Trigger
+		if rd.Err != nil {
+			msg := fmt.Sprintf("%s: %v", describeTrigger(rd), rd.Err)
+			if scalers.IsSpecError(rd.Err) {
+				s.specError = msg
+			}
+			problems = append(problems, msg)
+		}
+		if len(rd.Metrics) == 0 {
+			out = append(out, autoscaling.Trigger{Name: t.Name, MetricType: t.MetricType, Err: rd.Err})
+			s.triggerTypes[t.Name] = t.Type
+			if t.Name == "" {
+				s.triggerTypes["trigger-"+strconv.Itoa(len(out)-1)] = t.Type
+			}
+			continue
+		}
+		for _, m := range rd.Metrics {
+			name := t.Name
+			if name == "" {
+				name = m.Name
+			}
+			out = append(out, autoscaling.Trigger{Name: name, MetricType: m.Type, Target: m.Target,
+				ActivationTarget: m.ActivationTarget, Value: m.Value, Err: rd.Err})
+			if m.Sensitive {
+				s.sensitive[name] = true
+			}
+			s.triggerTypes[name] = t.Type
+		}
+	}
+	if len(problems) > 0 {
+		s.triggerError = strings.Join(problems, "; ")
+	}
+	return out
+}
+
+// describeTrigger names a trigger in messages by its index, type and name:
+// `trigger 0 (redis "orders")`.
+func describeTrigger(rd scalers.Reading) string {
+	if rd.Trigger.Name != "" {
+		return fmt.Sprintf("trigger %d (%s %q)", rd.Index, rd.Trigger.Type, rd.Trigger.Name)
+	}
+	return fmt.Sprintf("trigger %d (%s)", rd.Index, rd.Trigger.Type)
+}
+
+// triggerCache is the reconciler's scaler cache; SetupWithManager makes it, this makes one
+// for a reconciler used without a manager.
+func (r *Reconciler) triggerCache() *scalers.Cache {
+	r.cacheOnce.Do(func() {
+		if r.triggers == nil {
+			r.triggers = scalers.NewCache(scalers.CacheOptions{Options: r.Scalers, HubReader: r.Client,
+				ObjectKind: "DistributedScaledObject", ClusterNamespace: r.Namespace, Now: r.Now})
+		}
+	})
+	return r.triggers
+}
+
+// memberPods is where kubernetes-workload counts: the target namespace of every member the
+// DSO uses (not excluded by failover). A member within its grace period that cannot be read
+// fails the count, which keeps the total: a count without it would scale the others down.
+func (r *Reconciler) memberPods(s *scope) member.Pods {
+	var pods member.Pods
+	for _, mv := range s.members {
+		if mv.prevExcluded {
+			continue
+		}
+		m, _ := r.Registry.Get(mv.name)
+		pods = append(pods, member.PodScope{Name: mv.name, Member: m, Namespace: mv.namespace})
+	}
+	return pods
+}
+
+// memberTemplates reads the scale target's pod template from every member whose target was
+// read (only literal env values count there; see internal/triggerauth).
+type memberTemplates struct {
+	r *Reconciler
+	s *scope
+}
+
+func (t *memberTemplates) PodSpecs(ctx context.Context) ([]triggerauth.PodSpec, error) {
+	gvk := targetGVK(t.s.dso)
+	name := t.s.dso.Spec.ScaledObjectSpec.ScaleTargetRef.Name
+	var members []*memberView
+	for _, mv := range t.s.members {
+		if mv.healthy() {
+			members = append(members, mv)
+		}
+	}
+	specs := make([]triggerauth.PodSpec, len(members))
+	errs := make([]error, len(members))
+	var wg sync.WaitGroup
+	for i, mv := range members {
+		m, ok := t.r.Registry.Get(mv.name)
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			where := fmt.Sprintf("member %s (%s %s/%s)", mv.name, gvk.Kind, mv.namespace, name)
+			tpl, err := m.PodTemplate(ctx, gvk, mv.namespace, name)
+			switch {
+			case err != nil:
+				errs[i] = err
+			case tpl == nil:
+				errs[i] = fmt.Errorf("%s has no pod template to read environment values from", where)
+			default:
+				specs[i] = triggerauth.PodSpec{Where: where, Spec: &tpl.Spec}
+			}
+		}()
+	}
+	wg.Wait()
+	var out []triggerauth.PodSpec
+	for i := range specs {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if specs[i].Spec != nil {
+			out = append(out, specs[i])
+		}
+	}
+	return out, nil
+}
