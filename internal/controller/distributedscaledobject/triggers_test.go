@@ -184,6 +184,15 @@ spec:
         name: %s
         kind: ClusterTriggerAuthentication
 `, api.URL, cta)))
+	// A hub admin's TenantPolicy decides which namespaces may use a ClusterTriggerAuthentication;
+	// by default none.
+	notAllowed := fmt.Sprintf("ClusterTriggerAuthentication %q is not allowed for objects in hub namespace %q", cta, ns)
+	Eventually(func(g Gomega) {
+		ready := condition(getDSO(g, f, ns, "nginx"), v1alpha1.ConditionReady)
+		g.Expect(ready.Status).To(BeEquivalentTo("False"))
+		g.Expect(ready.Message).To(ContainSubstring(notAllowed))
+	}, timeout, poll).Should(Succeed())
+	f.TenantPolicy(t, ns, v1alpha1.TenantPolicySpec{Namespaces: []string{ns}, ClusterTriggerAuthentications: []string{cta}})
 	want := fmt.Sprintf("ClusterTriggerAuthentication %s: secretTargetRef parameter bearerToken: Secret %s/%s not found", cta, plugin.DefaultNamespace, secretName)
 	Eventually(func(g Gomega) {
 		ready := condition(getDSO(g, f, ns, "nginx"), v1alpha1.ConditionReady)
