@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
@@ -98,11 +98,32 @@ func TestRedisTriggerThroughTheAdapter(t *testing.T) {
 	for _, m := range f.Members {
 		createNginx(t, m, ns)
 	}
-	dso := func(listLength int) string {
+	// The password comes from a TriggerAuthentication (secretTargetRef), as in KEDA: the hub
+	// resolves it and hands it to the adapter with the trigger.
+	auth := func(name, password string) {
+		fleettest.Apply(t, f.Hub, ns, fmt.Sprintf(`apiVersion: v1
+kind: Secret
+metadata:
+  name: %[1]s
+stringData:
+  redis-password: %[2]s
+---
+apiVersion: keda.sh/v1alpha1
+kind: TriggerAuthentication
+metadata:
+  name: %[1]s
+spec:
+  secretTargetRef:
+  - parameter: password
+    name: %[1]s
+    key: redis-password
+`, name, password))
+	}
+	dsoFor := func(name, address, authName string, listLength int) string {
 		return fmt.Sprintf(`apiVersion: keda.kedify.io/v1alpha1
 kind: DistributedScaledObject
 metadata:
-  name: nginx
+  name: %s
 spec:
   scaledObjectSpec:
     scaleTargetRef:
@@ -117,13 +138,17 @@ spec:
             stabilizationWindowSeconds: 0
     triggers:
     - type: redis
+      name: jobs
       metadata:
         address: %s
-        password: %s
         listName: jobs
         listLength: "%d"
-`, redis.Addr, redis.Password, listLength)
+      authenticationRef:
+        name: %s
+`, name, address, listLength, authName)
 	}
+	auth("redis-auth", redis.Password)
+	dso := func(listLength int) string { return dsoFor("nginx", redis.Addr, "redis-auth", listLength) }
 	total := func() int32 { return sum(replicas(f, ns)) }
 
 	redis.do(t, append([]string{"RPUSH", "jobs"}, items(20)...)...)
@@ -148,14 +173,15 @@ spec:
 		return c.Message
 	}, timeout, poll).Should(ContainSubstring("redis trigger"))
 	t.Logf("Redis stopped, Ready: %s", readyCondition(g, f, ns, "nginx").Message)
+	g.Expect(readyCondition(g, f, ns, "nginx").Message).To(ContainSubstring(`redis "jobs"`), "names the trigger's type and name")
 	g.Consistently(total, 5*time.Second, poll).Should(BeEquivalentTo(4), "a failing trigger scales nothing down")
+	g.Expect(dsoText(g, f, ns, "nginx")).NotTo(ContainSubstring(redis.Password), "the password never reaches status")
 
 	// A DSO goes away: the adapter closes its scaler (the hub watch), seen as its Redis
 	// connection closing. (The stopped server took its connections with it: a second one.)
 	redis2 := startRedis(t, "e2e-r3dis-Pass2")
-	other := strings.ReplaceAll(strings.ReplaceAll(dso(5), redis.Addr, redis2.Addr), redis.Password, redis2.Password)
-	other = strings.Replace(other, "name: nginx\nspec", "name: other\nspec", 1)
-	fleettest.Apply(t, f.Hub, ns, other)
+	auth("redis2-auth", redis2.Password)
+	fleettest.Apply(t, f.Hub, ns, dsoFor("other", redis2.Addr, "redis2-auth", 5))
 	g.Eventually(func() int { return redis2.clients(t) }, timeout, poll).Should(Equal(1))
 	g.Expect(f.Hub.Delete(context.Background(), &v1alpha1.DistributedScaledObject{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "other"}})).To(Succeed())
 	g.Eventually(func() int { return redis2.clients(t) }, timeout, poll).Should(Equal(0), "the deleted DSO's scaler is closed")
@@ -178,6 +204,19 @@ spec:
 	g.Eventually(func() string { return readyCondition(g, f, ns, "unknown").Message }, timeout, poll).
 		Should(ContainSubstring(`"no-such-scaler"`))
 	t.Logf("unknown type, Ready: %s", readyCondition(g, f, ns, "unknown").Message)
+}
+
+// dsoText is the DSO as stored, status included, and the notes of its Events.
+func dsoText(g Gomega, f *fleettest.Fleet, ns, name string) string {
+	var dso v1alpha1.DistributedScaledObject
+	g.Expect(f.Hub.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &dso)).To(Succeed())
+	var list eventsv1.EventList
+	g.Expect(f.Hub.List(context.Background(), &list, client.InNamespace(ns))).To(Succeed())
+	text := fmt.Sprintf("%+v", dso.Status)
+	for _, e := range list.Items {
+		text += "\n" + e.Note
+	}
+	return text
 }
 
 func items(n int) []string {
