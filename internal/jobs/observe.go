@@ -157,3 +157,18 @@ func podLastActivity(p *corev1.Pod) time.Time {
 	}
 	return t
 }
+
+// Tally counts the live Jobs of js and, of those, the pending ones: what a member that cannot
+// be read now last ran (Member.LastKnown).
+func Tally(js []Job) *Counts {
+	c := &Counts{}
+	for _, j := range js {
+		if j.Live() {
+			c.Running++
+			if j.Pending {
+				c.Pending++
+			}
+		}
+	}
+	return c
+}

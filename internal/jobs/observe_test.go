@@ -161,3 +161,19 @@ func TestJobPredicates(t *testing.T) {
 		}
 	}
 }
+
+func TestTallyCountsLiveAndPending(t *testing.T) {
+	js := []Job{
+		{Name: "running"},
+		{Name: "pending", Pending: true},
+		{Name: "deleting", Deleting: true},
+		{Name: "done", Result: Succeeded},
+		{Name: "failed", Result: Failed},
+	}
+	if got, want := *Tally(js), (Counts{Running: 2, Pending: 1}); got != want {
+		t.Fatalf("Tally = %+v, want %+v", got, want)
+	}
+	if got := *Tally(nil); got != (Counts{}) {
+		t.Fatalf("Tally(nil) = %+v, want zero", got)
+	}
+}

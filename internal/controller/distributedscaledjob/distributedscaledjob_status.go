@@ -87,7 +87,8 @@ func (s *scope) memberStatus(mv *memberView) v1alpha1.JobMemberClusterStatus {
 		ms.State = v1alpha1.MemberStateReady
 	}
 	// An unobserved member keeps its last known counts (they are what it counts with).
-	ms.RunningJobs, ms.PendingJobs, ms.StuckJobs = mv.prev.RunningJobs, mv.prev.PendingJobs, mv.prev.StuckJobs
+	last := mv.lastKnown()
+	ms.RunningJobs, ms.PendingJobs, ms.StuckJobs = last.Running, last.Pending, mv.prev.StuckJobs
 	taint := s.planMember(mv).Taint.Expire(s.now)
 	scopes := mv.prev.HardTaintScopes
 	blocked := ""

@@ -6,10 +6,12 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/jobs"
+	"github.com/fleetscale/fleetscale/internal/member"
 )
 
 // syncTimeout is how long a healthy member's new Job cache may take to list before the member
@@ -74,6 +76,11 @@ func (r *Reconciler) observeMembers(ctx context.Context, s *scope) {
 			s.waitingFor = append(s.waitingFor, mv.name)
 		case !h.Ready:
 			mv.reason = "member API not ready (" + h.Reason + "): " + h.Message
+			if cache.Synced() {
+				// What the cache last saw is newer than status (a status patch may not have
+				// landed before the member, or the hub, went away): count with it.
+				mv.lastSeen = jobs.Tally(r.observe(s, mv, cache, sel, conditions))
+			}
 		case !cache.Synced():
 			mv.reason = "listing Jobs and pods in the member"
 			if s.now.Sub(cache.Started()) < syncTimeout {
@@ -81,14 +88,20 @@ func (r *Reconciler) observeMembers(ctx context.Context, s *scope) {
 			}
 		default:
 			mv.access = jobs.Observed
-			pods := cache.Pods(sel)
-			var seen []jobs.Job
-			for _, j := range cache.Jobs(sel) {
-				seen = append(seen, jobs.Observe(mv.name, j, pods, conditions))
-			}
-			mv.jobs = r.expect.reconcile(s.dsj.UID, mv.name, seen, s.now)
+			mv.jobs = r.observe(s, mv, cache, sel, conditions)
 		}
 	}
+}
+
+// observe is the DSJ's Jobs in one member's cache, with the creations and deletions the cache
+// has not shown yet.
+func (r *Reconciler) observe(s *scope, mv *memberView, cache *member.JobCache, sel labels.Selector, conditions []string) []jobs.Job {
+	pods := cache.Pods(sel)
+	var seen []jobs.Job
+	for _, j := range cache.Jobs(sel) {
+		seen = append(seen, jobs.Observe(mv.name, j, pods, conditions))
+	}
+	return r.expect.reconcile(s.dsj.UID, mv.name, seen, s.now)
 }
 
 // departedMembers are the members the status still lists that left spec.memberClusters: their
@@ -164,7 +177,7 @@ func scopesOf(in []v1alpha1.HardTaintScope) []jobs.TaintScope {
 func (s *scope) planMember(mv *memberView) jobs.Member {
 	pm := jobs.Member{Name: mv.name, Weight: mv.weight, Priority: mv.priority, Departed: mv.departed,
 		Namespace: mv.namespace, Hash: mv.hash, Access: mv.access,
-		LastKnown: jobs.Counts{Running: mv.prev.RunningJobs, Pending: mv.prev.PendingJobs},
+		LastKnown: mv.lastKnown(),
 		Scopes:    scopesOf(mv.prev.HardTaintScopes)}
 	if mv.access == jobs.Unreachable {
 		pm.UnreachableSince = s.now
@@ -179,6 +192,15 @@ func (s *scope) planMember(mv *memberView) jobs.Member {
 		pm.Taint.HardUntil = t.Time
 	}
 	return pm
+}
+
+// lastKnown is what an unobserved member counts with: its Job cache's last view when it has
+// one, else the counts in status (after a restart, before the cache listed).
+func (mv *memberView) lastKnown() jobs.Counts {
+	if mv.lastSeen != nil {
+		return *mv.lastSeen
+	}
+	return jobs.Counts{Running: mv.prev.RunningJobs, Pending: mv.prev.PendingJobs}
 }
 
 func (s *scope) memberView(name string) *memberView {

@@ -92,10 +92,12 @@ type memberView struct {
 	member   *member.Member
 	access   jobs.Access
 	// reason says why the member is not observed.
-	reason  string
-	jobs    []jobs.Job
-	prev    v1alpha1.JobMemberClusterStatus
-	hadPrev bool
+	reason string
+	jobs   []jobs.Job
+	// lastSeen are the counts in the member's Job cache while the member is not ready.
+	lastSeen *jobs.Counts
+	prev     v1alpha1.JobMemberClusterStatus
+	hadPrev  bool
 }
 
 func newScope(dsj *v1alpha1.DistributedScaledJob, now time.Time) *scope {
