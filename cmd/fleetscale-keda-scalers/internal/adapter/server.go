@@ -219,7 +219,7 @@ func (s *Server) call(ctx context.Context, t *trigger, fn func(context.Context, 
 	return s.cache.do(ctx, t, fn)
 }
 
-// status turns an error into the gRPC status of INTERFACES.md §A: InvalidArgument for a
+// status turns an error into the gRPC status of docs/adapter.md ("What a request becomes"): InvalidArgument for a
 // request to fix, Unavailable when the scaler cannot be built or reached, Unknown when a
 // read failed; the message names the type and the trigger and never holds an auth or env
 // value.

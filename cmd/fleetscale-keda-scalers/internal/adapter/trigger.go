@@ -17,7 +17,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 )
 
-// The keys the hub adds to a trigger's metadata (INTERFACES.md §A). None of them reaches
+// The keys the hub adds to a trigger's metadata (docs/adapter.md, "What a request becomes"). None of them reaches
 // KEDA's scaler: they become the fields of its ScalerConfig.
 const (
 	keyPrefix         = "fleetscale.dev/"
