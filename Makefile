@@ -15,9 +15,13 @@ TEST_TIMEOUT ?= 60m
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME ?= 30s
 
-.PHONY: all build build-hub keda-scalers keda-bins generate verify test test-unit test-integration bench fuzz k8s-bins dev-up dev-down demo fmt vet clean
+.PHONY: all help build build-hub keda-scalers keda-bins generate verify test test-unit test-integration bench fuzz k8s-bins dev-up dev-down demo fmt fmt-check vet lint clean
 
 all: build
+
+help: ## List the targets and what they do
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 build: build-hub keda-scalers ## Binaries into bin/
 
@@ -64,12 +68,29 @@ k8s-bins: ## Build kube-apiserver, controller-manager, scheduler, kubectl, etcd,
 keda-bins: ## Build KEDA v2.21.0's operator and metrics API server for make bench (cached; cold ~15 min)
 	hack/keda-bins.sh
 
-test: k8s-bins build ## Everything: pure tests, integration on real control planes, e2e
-	$(GO) vet ./...
+test: k8s-bins build vet ## Everything: pure tests, integration on real control planes, e2e
 	@# The nested module with the flags of its build, so it reuses the compiled KEDA packages.
-	cd $(KEDA_SCALERS_MOD) && CGO_ENABLED=0 $(GO) vet -trimpath ./...
 	cd $(KEDA_SCALERS_MOD) && CGO_ENABLED=0 $(GO) test -trimpath -p 1 -timeout $(TEST_TIMEOUT) -count=1 ./...
 	$(GO) test -p 1 -timeout $(TEST_TIMEOUT) -count=1 ./...
+
+vet: ## go vet the main module and the nested modules
+	$(GO) vet ./...
+	cd $(KEDA_SCALERS_MOD) && CGO_ENABLED=0 $(GO) vet -trimpath ./...
+
+test-unit: ## The pure tests only (-short: nothing starts a cluster); under a minute with a warm build cache
+	$(GO) test -short -count=1 ./...
+
+# The packages whose tests start clusters (they import the harness).
+INTEGRATION_PKGS = $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... | \
+	  awk '/fleetscale\/internal\/(clusterenv|fleettest)( |$$)/ {print $$1}')
+
+test-integration: k8s-bins build-hub ## The packages that start real control planes (hub + members)
+	$(GO) test -p 1 -timeout $(TEST_TIMEOUT) -count=1 $(INTEGRATION_PKGS)
+
+fmt-check: ## Fails when a Go file is not gofmt-formatted
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then \
+	  echo "make fmt-check: not gofmt-formatted (run make fmt):"; echo "$$out"; exit 1; fi
+	@echo "make fmt-check: every Go file is formatted"
 
 fuzz: ## Every fuzz target for FUZZTIME each (their seed corpora run in make test as plain tests)
 	@set -e; for pkg in $$($(GO) list ./...); do \
@@ -93,8 +114,8 @@ dev-down: ## stop everything started by dev-up or demo (controller included) and
 demo: k8s-bins build-hub ## The walkthrough on a local hub + 3 members, step by step (KEEP=1 leaves it running)
 	$(BIN)/fleetscale-demo --dir .dev$(if $(filter-out 0 false no,$(KEEP)), --keep)
 
-fmt:
+fmt: ## gofmt every Go file
 	gofmt -w $$(git ls-files '*.go')
 
-clean:
+clean: ## Remove bin/
 	rm -rf $(BIN)

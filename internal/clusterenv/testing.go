@@ -12,9 +12,10 @@ import (
 // StartForTest starts an environment for one test (or benchmark) and stops it in
 // tb.Cleanup. Its processes die with the test binary, whatever kills it. When the test has
 // failed, the end of every process log is logged and the directory (without etcd's data) is
-// kept. Options.Detach is ignored.
+// kept. Options.Detach is ignored. Under -short it skips the test before starting anything.
 func StartForTest(tb testing.TB, opts Options) *Env {
 	tb.Helper()
+	SkipIfShort(tb)
 	opts.Detach = false
 	if opts.Logf == nil {
 		opts.Logf = func(format string, args ...any) { tb.Logf("clusterenv: "+format, args...) }
@@ -36,6 +37,15 @@ func StartForTest(tb testing.TB, opts Options) *Env {
 		}
 	})
 	return env
+}
+
+// SkipIfShort skips a test that would start clusters when the run is -short (make test-unit):
+// every helper here that starts clusters calls it first, so a package's pure tests still run.
+func SkipIfShort(tb testing.TB) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("starts kube-apiservers; skipped with -short")
+	}
 }
 
 // keepLogsOnly stops the environment and makes a later Stop keep its directory (minus etcd's
@@ -73,9 +83,10 @@ func NewShared(opts Options) *Shared {
 }
 
 // Env returns the shared environment, starting it on the first call. A failure to start
-// fails every test that asks for it.
+// fails every test that asks for it. Under -short it skips the test and starts nothing.
 func (s *Shared) Env(tb testing.TB) *Env {
 	tb.Helper()
+	SkipIfShort(tb)
 	s.once.Do(func() {
 		opts := s.opts
 		if opts.Logf == nil {
