@@ -93,7 +93,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		r.emitInvalidSpec(s)
 		return reconcile.Result{}, nil
 	}
-	r.observeMembers(ctx, s)
+	if err := r.observeMembers(ctx, s); err != nil {
+		return reconcile.Result{}, err
+	}
 	if len(s.waitingFor) > 0 {
 		// A total computed while a member's replicas are unknown would count them as 0 and
 		// could scale the others down: a new DSO must start from what runs.
