@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
+	"github.com/fleetscale/fleetscale/internal/autoscaling"
 	"github.com/fleetscale/fleetscale/internal/member"
 	"github.com/fleetscale/fleetscale/internal/metrics"
 	"github.com/fleetscale/fleetscale/internal/scalers"
@@ -126,7 +127,7 @@ func (r *Reconciler) syncPeriod() time.Duration {
 	if r.SyncPeriod > 0 {
 		return r.SyncPeriod
 	}
-	return 15 * time.Second
+	return autoscaling.HPASyncPeriod
 }
 
 // patchStatus writes the status the scope computed as a merge patch against the status as
