@@ -1,6 +1,6 @@
 // Package autoscaling decides replica totals and Job counts from trigger
 // readings, reproducing what KEDA and the Kubernetes HPA would do together in
-// one cluster (see shared/design/SEMANTICS.md). It is pure: no clients, no
+// one cluster (docs/architecture.md says where each rule lives). It is pure: no clients, no
 // clock (time comes in as now), no package state; every input and output is
 // a plain value, so the decisions are table-tested and fuzzed.
 //

@@ -25,7 +25,7 @@ import (
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 )
 
-// The hub's side of the adapter protocol (INTERFACES.md §A): the metadata keys, the resolved
+// The hub's side of the adapter protocol (docs/adapter.md, "What a request becomes"): the metadata keys, the resolved
 // authentication and environment, and how the adapter's answers become errors.
 func TestAdapterProtocol(t *testing.T) {
 	s := newTestScaler()

@@ -220,7 +220,7 @@ func newExternal(ctx context.Context, cfg Config, push bool) (Scaler, error) {
 
 // newAdapterScaler sends a trigger type the hub does not implement to the adapter at
 // cfg.ExternalScalerAddress, as an external trigger whose metadata carries the type, the
-// trigger's identity and its resolved authentication (INTERFACES.md §A).
+// trigger's identity and its resolved authentication (docs/adapter.md, "What a request becomes").
 func newAdapterScaler(ctx context.Context, cfg Config) (Scaler, error) {
 	metricType, problem := metricTargetType(cfg.Trigger.MetricType)
 	if problem != "" {

@@ -39,7 +39,7 @@ const (
 )
 
 // externalScalerTLSFlags are the controller's client TLS flags for the adapter
-// (INTERFACES.md §A); controllerFlags accepts them while the controller lacks them.
+// (docs/adapter.md, "What a request becomes"); controllerFlags accepts them while the controller lacks them.
 var externalScalerTLSFlags = []string{"external-scaler-ca-file", "external-scaler-cert-file", "external-scaler-key-file", "external-scaler-server-name"}
 
 // kubeVersion is what the chart is rendered for when no apiserver tells (the version the

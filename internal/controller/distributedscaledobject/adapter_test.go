@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// testAdapter speaks the adapter side of the hub-to-adapter protocol (INTERFACES.md §A) for one
+// testAdapter speaks the adapter side of the hub-to-adapter protocol (docs/adapter.md, "What a request becomes") for one
 // made-up backend: trigger type "redis" reads the length of metadata listName from lists,
 // and requires the password the TriggerAuthentication resolves (fleetscale.dev/auth.password).
 // It is the hub's counterpart in these tests; fleetscale-keda-scalers, with KEDA's real redis
