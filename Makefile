@@ -4,6 +4,8 @@ GO ?= go
 BIN := $(CURDIR)/bin
 CONTROLLER_GEN_VERSION := v0.23.0
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+# The linter, pinned; `go run pkg@version` builds it from the Go module proxy (small, ~2 min cold).
+STATICCHECK_VERSION := v0.8.2
 # Where the control-plane binaries live (built by `make k8s-bins`, cached outside the repo).
 K8S_BINS ?= $(shell hack/k8s-bins.sh --print-dir)
 export FLEETSCALE_K8S_BINS := $(K8S_BINS)
@@ -15,9 +17,13 @@ TEST_TIMEOUT ?= 60m
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME ?= 30s
 
-.PHONY: all build build-hub keda-scalers keda-bins generate verify test test-unit test-integration bench fuzz k8s-bins dev-up dev-down demo fmt vet clean
+.PHONY: all help build build-hub keda-scalers keda-bins generate verify test test-unit test-integration bench fuzz k8s-bins dev-up dev-down demo fmt fmt-check vet lint clean
 
 all: build
+
+help: ## List the targets and what they do
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
 build: build-hub keda-scalers ## Binaries into bin/
 
@@ -64,12 +70,38 @@ k8s-bins: ## Build kube-apiserver, controller-manager, scheduler, kubectl, etcd,
 keda-bins: ## Build KEDA v2.21.0's operator and metrics API server for make bench (cached; cold ~15 min)
 	hack/keda-bins.sh
 
-test: k8s-bins build ## Everything: pure tests, integration on real control planes, e2e
-	$(GO) vet ./...
+test: k8s-bins build vet ## Everything: pure tests, integration on real control planes, e2e
 	@# The nested module with the flags of its build, so it reuses the compiled KEDA packages.
-	cd $(KEDA_SCALERS_MOD) && CGO_ENABLED=0 $(GO) vet -trimpath ./...
 	cd $(KEDA_SCALERS_MOD) && CGO_ENABLED=0 $(GO) test -trimpath -p 1 -timeout $(TEST_TIMEOUT) -count=1 ./...
 	$(GO) test -p 1 -timeout $(TEST_TIMEOUT) -count=1 ./...
+	cd $(HELM_TEST_MOD) && $(GO) test -p 1 -timeout $(TEST_TIMEOUT) -count=1 ./...
+
+# The chart's tests, in a module of their own: Helm's Go packages stay out of the main module.
+HELM_TEST_MOD := test/helm
+
+vet: ## go vet the main module and the nested modules
+	$(GO) vet ./...
+	cd $(HELM_TEST_MOD) && $(GO) vet ./...
+	cd $(KEDA_SCALERS_MOD) && CGO_ENABLED=0 $(GO) vet -trimpath ./...
+
+test-unit: ## The pure tests only (-short: nothing starts a cluster); under a minute with a warm build cache
+	$(GO) test -short -count=1 ./...
+
+# The packages whose tests start clusters (they import the harness).
+INTEGRATION_PKGS = $$($(GO) list -f '{{.ImportPath}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... | \
+	  awk '/fleetscale\/internal\/(clusterenv|fleettest)( |$$)/ {print $$1}')
+
+test-integration: k8s-bins build-hub ## The packages that start real control planes (hub + members)
+	$(GO) test -p 1 -timeout $(TEST_TIMEOUT) -count=1 $(INTEGRATION_PKGS)
+	cd $(HELM_TEST_MOD) && $(GO) test -p 1 -timeout $(TEST_TIMEOUT) -count=1 ./...
+
+lint: ## staticcheck (pinned) on the main module; fails on any finding
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+fmt-check: ## Fails when a Go file is not gofmt-formatted
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then \
+	  echo "make fmt-check: not gofmt-formatted (run make fmt):"; echo "$$out"; exit 1; fi
+	@echo "make fmt-check: every Go file is formatted"
 
 fuzz: ## Every fuzz target for FUZZTIME each (their seed corpora run in make test as plain tests)
 	@set -e; for pkg in $$($(GO) list ./...); do \
@@ -93,8 +125,8 @@ dev-down: ## stop everything started by dev-up or demo (controller included) and
 demo: k8s-bins build-hub ## The walkthrough on a local hub + 3 members, step by step (KEEP=1 leaves it running)
 	$(BIN)/fleetscale-demo --dir .dev$(if $(filter-out 0 false no,$(KEEP)), --keep)
 
-fmt:
+fmt: ## gofmt every Go file
 	gofmt -w $$(git ls-files '*.go')
 
-clean:
+clean: ## Remove bin/
 	rm -rf $(BIN)

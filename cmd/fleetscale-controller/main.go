@@ -3,9 +3,12 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
+	"time"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -16,6 +19,9 @@ import (
 )
 
 func main() {
+	// The signal context comes first: a SIGTERM at any later moment, startup included, ends
+	// every wait (a second signal exits at once, as controller-runtime's handler does).
+	ctx := ctrl.SetupSignalHandler()
 	var opts manager.Options
 	var kubeconfig string
 	fs := flag.NewFlagSet("fleetscale-controller", flag.ExitOnError)
@@ -25,16 +31,34 @@ func main() {
 	zapOpts.BindFlags(fs)
 	_ = fs.Parse(os.Args[1:])
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	log := ctrl.Log.WithName("fleetscale-controller")
+	log.Info("Starting fleetscale-controller", "gracefulShutdownTimeout", opts.GracefulShutdownTimeout)
+	go deadline(ctx, opts.GracefulShutdownTimeout)
 
 	cfg, err := hubConfig(kubeconfig)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fleetscale-controller:", err)
 		os.Exit(1)
 	}
-	if err := manager.Run(ctrl.SetupSignalHandler(), cfg, opts); err != nil {
+	if err := manager.Run(ctx, cfg, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "fleetscale-controller:", err)
 		os.Exit(1)
 	}
+	log.Info("Stopped")
+}
+
+// deadline bounds shutdown whatever is still running: once ctx ends, the process exits with
+// status 1 when it has not returned within the graceful-shutdown timeout (plus a second for
+// the manager to report its own timeout first). A clean shutdown never reaches it.
+func deadline(ctx context.Context, grace time.Duration) {
+	if grace <= 0 {
+		grace = manager.DefaultGracefulShutdownTimeout
+	}
+	<-ctx.Done()
+	time.Sleep(grace + time.Second)
+	fmt.Fprintf(os.Stderr, "fleetscale-controller: still running %s after the stop signal; exiting. What was still running:\n", grace+time.Second)
+	_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
+	os.Exit(1)
 }
 
 func hubConfig(kubeconfig string) (*rest.Config, error) {

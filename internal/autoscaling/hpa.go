@@ -10,9 +10,10 @@ import (
 
 // HPA constants, as in the kube-controller-manager defaults.
 const (
-	// HPASyncPeriod is how often the HPA re-evaluates; its rate limits apply
-	// per evaluation, so a result held back by them is worth re-evaluating
-	// after this long.
+	// HPASyncPeriod is how often the HPA re-evaluates by default (the
+	// controller's --hpa-sync-period default); its rate limits apply per
+	// evaluation, so a result held back by them is worth re-evaluating after
+	// this long (ScaledObjectInput.SyncPeriod overrides it).
 	HPASyncPeriod = 15 * time.Second
 	// defaultTolerance is --horizontal-pod-autoscaler-tolerance.
 	defaultTolerance = 0.1

@@ -125,6 +125,18 @@ type ScaledObjectInput struct {
 	// cooldown of an object that was never active.
 	CreationTime time.Time
 	State        ScaledObjectState
+	// SyncPeriod is the HPA's sync period (--horizontal-pod-autoscaler-sync-period; the
+	// controller's --hpa-sync-period): a total held back by a rate limit is re-evaluated
+	// after it. 0 means HPASyncPeriod.
+	SyncPeriod time.Duration
+}
+
+// syncPeriod is SyncPeriod or its default.
+func (in ScaledObjectInput) syncPeriod() time.Duration {
+	if in.SyncPeriod > 0 {
+		return in.SyncPeriod
+	}
+	return HPASyncPeriod
 }
 
 // Condition is one condition-like fact; the caller turns it into a
@@ -286,7 +298,7 @@ func DecideTotal(in ScaledObjectInput, now time.Time) (ScaledObjectDecision, err
 			d.DesiredReplicas = max(spec.min, 1)
 			d.State.LastActiveTime = ptrTime(now)
 			d.Reason = fmt.Sprintf("triggers active (%s): activating", strings.Join(trig.activeNames, ", "))
-			d.RequeueAfter = HPASyncPeriod // the HPA math takes over on its next period
+			d.RequeueAfter = in.syncPeriod() // the HPA math takes over on its next period
 		case trig.anyError:
 			// KEDA leaves lastActiveTime alone when some trigger failed.
 			d.Conditions.Ready = Condition{Status: metav1.ConditionUnknown, Reason: ReasonPartialTriggerError, Message: "Some triggers are not working correctly: " + trig.firstError}
@@ -355,7 +367,7 @@ func DecideTotal(in ScaledObjectInput, now time.Time) (ScaledObjectDecision, err
 		d.State.History = res.history
 		d.RateLimited, d.Stabilized = res.rateLimited, res.stabilized
 		if res.heldBack() {
-			d.RequeueAfter = shorterRequeue(d.RequeueAfter, HPASyncPeriod)
+			d.RequeueAfter = shorterRequeue(d.RequeueAfter, in.syncPeriod())
 		}
 		if res.limitReason != limitInvalidMetrics || d.Reason == "" {
 			d.Reason = joinReasons(d.Reason, res.reason)

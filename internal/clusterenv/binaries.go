@@ -59,8 +59,9 @@ func CheckBinDir(dir string) error {
 	return nil
 }
 
-// RepoRoot finds the repository: the nearest directory holding go.mod above the working
-// directory, or else above the running executable (bin/fleetscale-dev run from elsewhere).
+// RepoRoot finds the repository: the nearest directory holding the main module's go.mod
+// (not a nested module's, such as test/helm's) above the working directory, or else above
+// the running executable (bin/fleetscale-dev run from elsewhere).
 func RepoRoot() (string, error) {
 	var starts []string
 	if wd, err := os.Getwd(); err == nil {
@@ -73,7 +74,7 @@ func RepoRoot() (string, error) {
 	}
 	for _, dir := range starts {
 		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			if isRepoRoot(dir) {
 				return dir, nil
 			}
 			parent := filepath.Dir(dir)
@@ -84,4 +85,20 @@ func RepoRoot() (string, error) {
 		}
 	}
 	return "", errors.New("no go.mod found above the working directory or the executable (run from the fleetscale repository)")
+}
+
+// mainModule is the repository's go.mod module line.
+const mainModule = "module github.com/fleetscale/fleetscale"
+
+func isRepoRoot(dir string) bool {
+	data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.TrimSpace(line) == mainModule {
+			return true
+		}
+	}
+	return false
 }

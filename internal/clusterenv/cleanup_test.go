@@ -26,6 +26,7 @@ const helperReady = "CLUSTERENV-HELPER-READY"
 // A test binary that dies by SIGKILL, which no cleanup code survives, leaves no process behind:
 // the parent-death signal takes every process of the environment with it.
 func TestNoProcessLeftWhenTheTestBinaryIsKilled(t *testing.T) {
+	clusterenv.SkipIfShort(t) // its helper process starts a hub and a member
 	g := NewWithT(t)
 	dir := filepath.Join(t.TempDir(), "env")
 

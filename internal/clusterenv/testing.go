@@ -2,19 +2,39 @@ package clusterenv
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
-	"testing"
 )
+
+// TB is the part of testing.TB the helpers here use. They take it instead of testing.TB so
+// that this package, linked into fleetscale-dev and fleetscale-demo, does not link the
+// testing package (and its flags) into them.
+type TB interface {
+	Helper()
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Skip(args ...any)
+	Cleanup(func())
+	Failed() bool
+}
+
+// short is testing.Short() without importing testing: the test binary's -test.short flag.
+func short() bool {
+	f := flag.Lookup("test.short")
+	return f != nil && f.Value.String() == "true"
+}
 
 // StartForTest starts an environment for one test (or benchmark) and stops it in
 // tb.Cleanup. Its processes die with the test binary, whatever kills it. When the test has
 // failed, the end of every process log is logged and the directory (without etcd's data) is
-// kept. Options.Detach is ignored.
-func StartForTest(tb testing.TB, opts Options) *Env {
+// kept. Options.Detach is ignored. Under -short it skips the test before starting anything.
+func StartForTest(tb TB, opts Options) *Env {
 	tb.Helper()
+	SkipIfShort(tb)
 	opts.Detach = false
 	if opts.Logf == nil {
 		opts.Logf = func(format string, args ...any) { tb.Logf("clusterenv: "+format, args...) }
@@ -36,6 +56,15 @@ func StartForTest(tb testing.TB, opts Options) *Env {
 		}
 	})
 	return env
+}
+
+// SkipIfShort skips a test that would start clusters when the run is -short (make test-unit):
+// every helper here that starts clusters calls it first, so a package's pure tests still run.
+func SkipIfShort(tb TB) {
+	tb.Helper()
+	if short() {
+		tb.Skip("starts kube-apiservers; skipped with -short")
+	}
 }
 
 // keepLogsOnly stops the environment and makes a later Stop keep its directory (minus etcd's
@@ -73,9 +102,10 @@ func NewShared(opts Options) *Shared {
 }
 
 // Env returns the shared environment, starting it on the first call. A failure to start
-// fails every test that asks for it.
-func (s *Shared) Env(tb testing.TB) *Env {
+// fails every test that asks for it. Under -short it skips the test and starts nothing.
+func (s *Shared) Env(tb TB) *Env {
 	tb.Helper()
+	SkipIfShort(tb)
 	s.once.Do(func() {
 		opts := s.opts
 		if opts.Logf == nil {

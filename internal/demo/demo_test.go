@@ -14,11 +14,7 @@ import (
 
 func testLayout(t *testing.T, startEnv bool) Layout {
 	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Layout{Dir: ".dev", CRDs: "config/crd/bases", Testdata: filepath.Join(root, "api", "v1alpha1", "testdata"),
+	return Layout{Dir: ".dev", CRDs: "config/crd/bases",
 		StartEnv: startEnv, HealthAddr: "127.0.0.1:9999"}
 }
 
@@ -55,11 +51,10 @@ func TestWalkthroughSteps(t *testing.T) {
 		}
 	}
 	for i, name := range []string{"walkthrough-step5.yaml", "walkthrough-step6-configmap.yaml", "walkthrough-step8.yaml", "walkthrough-step9.yaml"} {
-		data, err := os.ReadFile(filepath.Join(testLayout(t, true).Testdata, name))
+		want, err := Manifest(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := string(data)
 		want = want[strings.Index(want, "\n")+1:] // the comment saying it is verbatim
 		if i >= len(applied) || applied[i] != want {
 			t.Errorf("manifest %d is not %s verbatim", i, name)

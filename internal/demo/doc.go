@@ -11,5 +11,5 @@
 //
 // Two shortcuts, narrated where they apply: the DSO's grace period is patched from 1m to
 // GracePeriod, and a Job's pod succeeds after JobPodDuration (kwok runs no containers).
-// Everything else applies the walkthrough's manifests verbatim (api/v1alpha1/testdata).
+// Everything else applies the walkthrough's manifests verbatim (internal/demo/manifests, embedded).
 package demo

@@ -15,8 +15,8 @@ import (
 
 // Config configures a Runner.
 type Config struct {
-	// Root is the repository: bin/ (fleetscale's binaries), config/crd/bases and the
-	// walkthrough's manifests in api/v1alpha1/testdata.
+	// Root is the repository: bin/ (fleetscale's binaries) and the
+	// CRDs in config/crd/bases (the walkthrough's manifests are embedded).
 	Root string
 	// K8sBin holds kubectl (the control-plane binaries' directory).
 	K8sBin string
@@ -99,7 +99,6 @@ func New(cfg Config) (*Runner, error) {
 	r.layout = Layout{
 		Dir:        rel(dir),
 		CRDs:       rel(filepath.Join(cfg.Root, "config", "crd", "bases")),
-		Testdata:   filepath.Join(cfg.Root, "api", "v1alpha1", "testdata"),
 		StartEnv:   cfg.StartEnv,
 		HealthAddr: health,
 	}

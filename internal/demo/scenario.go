@@ -3,7 +3,6 @@ package demo
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -113,8 +112,6 @@ type Layout struct {
 	Dir string
 	// CRDs is the directory of fleetscale's CRDs.
 	CRDs string
-	// Testdata holds the walkthrough's manifests, verbatim (api/v1alpha1/testdata).
-	Testdata string
 	// StartEnv: step 1 runs `fleetscale-dev up`; otherwise the environment is already up.
 	StartEnv bool
 	// HealthAddr is the controller's health endpoint (host:port).
@@ -129,9 +126,9 @@ func (l Layout) memberEnv(i int) []string { return []string{"KUBECONFIG=" + l.me
 
 // manifest reads a walkthrough manifest, dropping its leading comment.
 func (l Layout) manifest(name string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(l.Testdata, name))
+	data, err := Manifest(name)
 	if err != nil {
-		return "", fmt.Errorf("walkthrough manifest: %w", err)
+		return "", err
 	}
 	var lines []string
 	for _, line := range strings.Split(string(data), "\n") {

@@ -3,8 +3,6 @@ package fleettest
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/fleetscale/fleetscale/internal/clusterenv"
+	"github.com/fleetscale/fleetscale/internal/demo"
 )
 
 // Namespace creates one namespace with the same generated name in the hub and every member,
@@ -59,16 +57,12 @@ func (f *Fleet) SetMetric(t testing.TB, ns, value string) {
 	Apply(t, f.Hub, ns, fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mock-metric\ndata:\n  metric-value: %q\n", value))
 }
 
-// Walkthrough reads a manifest of the seed walkthrough, verbatim (api/v1alpha1/testdata).
+// Walkthrough returns a manifest of the walkthrough, verbatim (internal/demo/manifests).
 func Walkthrough(t testing.TB, name string) string {
 	t.Helper()
-	root, err := clusterenv.RepoRoot()
+	data, err := demo.Manifest(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(root, "api", "v1alpha1", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
+	return data
 }

@@ -4,8 +4,10 @@ package manager
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
@@ -16,11 +18,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	crmanager "sigs.k8s.io/controller-runtime/pkg/manager"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
+	"github.com/fleetscale/fleetscale/internal/autoscaling"
 	"github.com/fleetscale/fleetscale/internal/controller/distributedscaledjob"
 	"github.com/fleetscale/fleetscale/internal/controller/distributedscaledobject"
 	"github.com/fleetscale/fleetscale/internal/controller/membercluster"
@@ -63,7 +67,14 @@ type Options struct {
 	ExternalScalerServerName string
 	// TriggerReadBudget bounds how long one evaluation waits for its trigger reads.
 	TriggerReadBudget time.Duration
+	// GracefulShutdownTimeout bounds how long the controller takes to stop once told to
+	// (the manager's runnables, in-flight reconciles); 0: DefaultGracefulShutdownTimeout.
+	GracefulShutdownTimeout time.Duration
 }
+
+// DefaultGracefulShutdownTimeout is --graceful-shutdown-timeout's default: well inside
+// Kubernetes' default 30s termination grace period, so the controller exits on its own.
+const DefaultGracefulShutdownTimeout = 20 * time.Second
 
 // BindFlags registers the options on fs with their defaults.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
@@ -83,8 +94,9 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ExternalScalerKeyFile, "external-scaler-key-file", "", "PEM key of --external-scaler-cert-file")
 	fs.StringVar(&o.ExternalScalerServerName, "external-scaler-server-name", "", "Name the adapter's certificate must hold (default: the host of --external-scaler-address)")
 	fs.DurationVar(&o.TriggerReadBudget, "trigger-read-budget", scalers.DefaultReadBudget, "How long one evaluation waits for its object's trigger reads together; a read still running then finishes off the worker and re-evaluates the object")
-	fs.DurationVar(&o.HPASyncPeriod, "hpa-sync-period", 15*time.Second, "Re-evaluation period while a rate limit holds the total back (the HPA's sync period)")
+	fs.DurationVar(&o.HPASyncPeriod, "hpa-sync-period", autoscaling.HPASyncPeriod, "Re-evaluation period while a rate limit holds the total back (the HPA's sync period)")
 	fs.IntVar(&o.MaxJobsPerEvaluation, "max-jobs-per-evaluation", distributedscaledjob.DefaultMaxJobsPerEvaluation, "Most Jobs one evaluation of one DistributedScaledJob creates, failover copies included; the rest follow in the next evaluations, a second apart")
+	fs.DurationVar(&o.GracefulShutdownTimeout, "graceful-shutdown-timeout", DefaultGracefulShutdownTimeout, "Longest the controller takes to stop after SIGTERM (in-flight work, servers); past it, it exits anyway")
 	fs.BoolVar(&o.MetricsSecure, "metrics-secure", false, "Serve /metrics over HTTPS to callers the hub authenticates and authorises for GET /metrics (needs RBAC to create tokenreviews and subjectaccessreviews); default plain HTTP")
 	fs.StringVar(&o.MetricsCertDir, "metrics-cert-dir", "", "Directory with tls.crt and tls.key for --metrics-secure (default: a self-signed certificate made in memory)")
 }
@@ -152,6 +164,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		LeaseDuration:                 positive(o.LeaseDuration),
 		RenewDeadline:                 positive(o.RenewDeadline),
 		RetryPeriod:                   positive(o.RetryPeriod),
+		GracefulShutdownTimeout:       ptr.To(gracefulShutdownTimeout(o)),
 	})
 	if err != nil {
 		return fmt.Errorf("new manager: %w", err)
@@ -196,13 +209,73 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("healthz: %w", err)
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	// synced closes once the manager's caches have synced: controller-runtime starts its
+	// other runnables (the controllers among them) only after that.
+	synced := make(chan struct{})
+	if err := mgr.Add(syncMarker(synced)); err != nil {
+		return fmt.Errorf("add sync marker: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", func(*http.Request) error {
+		select {
+		case <-synced:
+			return nil
+		default:
+			return errors.New("hub caches not synced yet")
+		}
+	}); err != nil {
 		return fmt.Errorf("readyz: %w", err)
 	}
-	if err := mgr.Start(ctx); err != nil {
+	if ctx.Err() != nil {
+		return nil // stopped during setup: start no server and no watch
+	}
+	return start(ctx, mgr, synced)
+}
+
+// start runs the manager until ctx ends. controller-runtime's Start waits for the first
+// cache sync without looking at ctx (the wait ends only when the hub answers), so a
+// controller stopped before its caches synced, whose hub is gone, would never return.
+// Nothing has reconciled by then (controllers start after the sync), so there is nothing
+// to wait for: start returns at once. After the sync, the manager's own stop procedure,
+// bounded by GracefulShutdownTimeout, is awaited.
+func start(ctx context.Context, mgr crmanager.Manager, synced <-chan struct{}) error {
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	select {
+	case err := <-done:
+		return managerErr(err)
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-done:
+		return managerErr(err)
+	case <-synced:
+		return managerErr(<-done)
+	default:
+		return nil
+	}
+}
+
+// syncMarker closes itself when started: in the manager's group of runnables that do not
+// need leader election, started right after the caches synced (on standbys too, so they
+// report ready).
+type syncMarker chan struct{}
+
+func (m syncMarker) Start(context.Context) error { close(m); return nil }
+func (m syncMarker) NeedLeaderElection() bool    { return false }
+
+func managerErr(err error) error {
+	if err != nil {
 		return fmt.Errorf("manager: %w", err)
 	}
 	return nil
+}
+
+// gracefulShutdownTimeout is the flag's value, or its default when not set (tests).
+func gracefulShutdownTimeout(o Options) time.Duration {
+	if o.GracefulShutdownTimeout <= 0 {
+		return DefaultGracefulShutdownTimeout
+	}
+	return o.GracefulShutdownTimeout
 }
 
 // positive is d, or nil (controller-runtime's default) when d is not set.

@@ -101,11 +101,14 @@ func NewRegistry(hub client.Client, opts Options) *Registry {
 func (r *Registry) Start(ctx context.Context) error {
 	<-ctx.Done()
 	r.stop()
+	// Taken out under the lock, closed after it: close waits for the member's goroutines, and
+	// a Get or Register from a reconcile still finishing must not wait behind that.
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	for name, m := range r.members {
+	members := r.members
+	r.members = map[string]*Member{}
+	r.mu.Unlock()
+	for _, m := range members {
 		m.close()
-		delete(r.members, name)
 	}
 	return nil
 }
@@ -143,11 +146,12 @@ func (r *Registry) Register(mc *v1alpha1.MemberCluster, kubeconfig []byte) error
 		return fmt.Errorf("member %s: %w", mc.Name, err)
 	}
 	r.mu.Lock()
-	if prev, ok := r.members[mc.Name]; ok {
-		prev.close()
-	}
+	prev, replaced := r.members[mc.Name]
 	r.members[mc.Name] = m
 	r.mu.Unlock()
+	if replaced {
+		prev.close() // outside the lock: it waits for the old member's goroutines
+	}
 	logf.FromContext(r.baseCtx).Info("Registered member cluster", "member", mc.Name, "server", m.cfg.Host)
 	m.start()
 	r.publish(Event{Type: EventRegistered, Member: mc.Name})

@@ -94,7 +94,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if admitted, err := r.admit(ctx, s); !admitted || err != nil {
 		return reconcile.Result{}, err
 	}
-	r.observeMembers(ctx, s)
+	if err := r.observeMembers(ctx, s); err != nil {
+		return reconcile.Result{}, err
+	}
 	if len(s.waitingFor) > 0 {
 		// Counting a member whose Jobs are not listed yet as empty would create them again.
 		s.setWaiting()

@@ -2,6 +2,7 @@ package distributedscaledjob
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -40,11 +41,13 @@ func (r *Reconciler) eligibleMembers(ctx context.Context, dsj *v1alpha1.Distribu
 
 // observeMembers reads every eligible member's health and, from its Job cache, the DSJ's Jobs
 // and their pods. Cache reads are in memory, so nothing here waits on a member.
-func (r *Reconciler) observeMembers(ctx context.Context, s *scope) {
+//
+// A failure to list the registrations is the hub's, not the spec's: it is returned, so the
+// object is retried with backoff and its status keeps what it said.
+func (r *Reconciler) observeMembers(ctx context.Context, s *scope) error {
 	refs, err := r.eligibleMembers(ctx, s.dsj)
 	if err != nil {
-		s.specError = "listing member clusters: " + err.Error()
-		return
+		return fmt.Errorf("list member clusters: %w", err)
 	}
 	sel := jobs.Selector(s.dsj.UID)
 	conditions := s.dsj.Spec.ScaledJobSpec.ScalingStrategy.PendingPodConditions
@@ -91,6 +94,7 @@ func (r *Reconciler) observeMembers(ctx context.Context, s *scope) {
 			mv.jobs = r.observe(s, mv, cache, sel, conditions)
 		}
 	}
+	return nil
 }
 
 // observe is the DSJ's Jobs in one member's cache, with the creations and deletions the cache

@@ -63,6 +63,8 @@ func (r *Reconciler) forMemberEvent(ctx context.Context, e member.Event) []recon
 	}
 	var list v1alpha1.DistributedScaledJobList
 	if err := r.List(ctx, &list); err != nil {
+		// Dropped: the DSJs it concerns are evaluated again at their next poll.
+		ctrl.LoggerFrom(ctx).Error(err, "Member event dropped: cannot list DistributedScaledJobs", "member", e.Member, "event", e.Type)
 		return nil
 	}
 	return requests(list.Items, func(dsj *v1alpha1.DistributedScaledJob) bool {
@@ -75,10 +77,13 @@ func (r *Reconciler) forMemberEvent(ctx context.Context, e member.Event) []recon
 func (r *Reconciler) forJobEvent(ctx context.Context, e member.Event) []reconcile.Request {
 	uid := types.UID(e.Labels[jobs.LabelDSJUID])
 	if uid == "" {
+		ctrl.LoggerFrom(ctx).V(1).Info("Job event dropped: no "+jobs.LabelDSJUID+" label", "member", e.Member, "namespace", e.Namespace, "name", e.Name)
 		return nil
 	}
 	var list v1alpha1.DistributedScaledJobList
 	if err := r.List(ctx, &list); err != nil {
+		// Dropped: the DSJ is evaluated again at its next poll.
+		ctrl.LoggerFrom(ctx).Error(err, "Job event dropped: cannot list DistributedScaledJobs", "member", e.Member, "namespace", e.Namespace, "name", e.Name)
 		return nil
 	}
 	return requests(list.Items, func(dsj *v1alpha1.DistributedScaledJob) bool { return dsj.UID == uid })

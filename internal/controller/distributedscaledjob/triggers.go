@@ -2,9 +2,6 @@ package distributedscaledjob
 
 import (
 	"context"
-	"fmt"
-	"strconv"
-	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -14,6 +11,7 @@ import (
 	"github.com/fleetscale/fleetscale/internal/member"
 	"github.com/fleetscale/fleetscale/internal/scalers"
 	"github.com/fleetscale/fleetscale/internal/triggerauth"
+	"github.com/fleetscale/fleetscale/internal/triggereval"
 )
 
 // readTriggers reads every trigger through the reconciler's scaler cache (in parallel, within
@@ -32,45 +30,18 @@ func (r *Reconciler) readTriggers(ctx context.Context, s *scope) {
 		// and envFrom read from the DSJ's namespace, as KEDA resolves a ScaledJob's.
 		req.Env = triggerauth.PodSpecs{{Where: "jobTargetRef", Spec: &t.Template.Spec, Namespace: s.dsj.Namespace}}
 	}
+	res := triggereval.Read(ctx, r.triggerCache(), req)
+	if res.SpecError != "" {
+		s.specError = res.SpecError
+	}
+	s.triggerError, s.nextTriggerChange = res.Problems, res.NextChange
 	s.triggerStatus, s.triggerTypes = map[string]v1alpha1.TriggerMetricStatus{}, map[string]string{}
-	var problems []string
-	for _, rd := range r.triggerCache().Read(ctx, req) {
-		t := rd.Trigger
-		if !rd.NextChange.IsZero() && (s.nextTriggerChange.IsZero() || rd.NextChange.Before(s.nextTriggerChange)) {
-			s.nextTriggerChange = rd.NextChange
-		}
-		if rd.Err != nil {
-			msg := fmt.Sprintf("%s: %v", describeTrigger(rd), rd.Err)
-			if scalers.IsSpecError(rd.Err) {
-				s.specError = msg
-			}
-			problems = append(problems, msg)
-		}
-		if len(rd.Metrics) == 0 {
-			name := triggerKey(t.Name, "trigger-"+strconv.Itoa(rd.Index))
-			s.triggers = append(s.triggers, autoscaling.JobTrigger{Name: name, Err: rd.Err})
-			s.recordTrigger(name, autoscaling.JobTrigger{Err: rd.Err}, false)
-			s.triggerTypes[name] = t.Type
-			continue
-		}
-		for _, m := range rd.Metrics {
-			jt := autoscaling.JobTrigger{Name: triggerKey(t.Name, m.Name), Target: m.Target, Active: rd.Active, Err: rd.Err, Value: m.Value}
-			s.triggers = append(s.triggers, jt)
-			s.recordTrigger(jt.Name, jt, m.Sensitive)
-			s.triggerTypes[jt.Name] = t.Type
-		}
+	for _, m := range res.Metrics {
+		jt := autoscaling.JobTrigger{Name: m.Key, Target: m.Target, Active: m.Active, Err: m.Err, Value: m.Value}
+		s.triggers = append(s.triggers, jt)
+		s.recordTrigger(m.Key, jt, m.Sensitive)
+		s.triggerTypes[m.Key] = m.TriggerType
 	}
-	if len(problems) > 0 {
-		s.triggerError = strings.Join(problems, "; ")
-	}
-}
-
-// describeTrigger names a trigger in messages by its index, type and name.
-func describeTrigger(rd scalers.Reading) string {
-	if rd.Trigger.Name != "" {
-		return fmt.Sprintf("trigger %d (%s %q)", rd.Index, rd.Trigger.Type, rd.Trigger.Name)
-	}
-	return fmt.Sprintf("trigger %d (%s)", rd.Index, rd.Trigger.Type)
 }
 
 // triggerCache is the reconciler's scaler cache; SetupWithManager makes it, this makes one

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
+	"github.com/fleetscale/fleetscale/internal/autoscaling"
 	"github.com/fleetscale/fleetscale/internal/member"
 	"github.com/fleetscale/fleetscale/internal/metrics"
 	"github.com/fleetscale/fleetscale/internal/scalers"
@@ -93,7 +94,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		r.emitInvalidSpec(s)
 		return reconcile.Result{}, nil
 	}
-	r.observeMembers(ctx, s)
+	if err := r.observeMembers(ctx, s); err != nil {
+		return reconcile.Result{}, err
+	}
 	if len(s.waitingFor) > 0 {
 		// A total computed while a member's replicas are unknown would count them as 0 and
 		// could scale the others down: a new DSO must start from what runs.
@@ -124,7 +127,7 @@ func (r *Reconciler) syncPeriod() time.Duration {
 	if r.SyncPeriod > 0 {
 		return r.SyncPeriod
 	}
-	return 15 * time.Second
+	return autoscaling.HPASyncPeriod
 }
 
 // patchStatus writes the status the scope computed as a merge patch against the status as

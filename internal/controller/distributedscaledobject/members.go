@@ -2,6 +2,7 @@ package distributedscaledobject
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -51,11 +52,13 @@ func connecting(mc *v1alpha1.MemberCluster) bool {
 
 // observeMembers reads every eligible member's health and target, in parallel, each bounded
 // by that member's timeout; a member that cannot be read keeps its last known replicas.
-func (r *Reconciler) observeMembers(ctx context.Context, s *scope) {
+//
+// A failure to list the registrations is the hub's, not the spec's: it is returned, so the
+// object is retried with backoff and its status keeps what it said.
+func (r *Reconciler) observeMembers(ctx context.Context, s *scope) error {
 	refs, registrations, err := r.eligibleMembers(ctx, s.dso)
 	if err != nil {
-		s.specError = "listing member clusters: " + err.Error()
-		return
+		return fmt.Errorf("list member clusters: %w", err)
 	}
 	gvk := targetGVK(s.dso)
 	targetName := s.dso.Spec.ScaledObjectSpec.ScaleTargetRef.Name
@@ -117,6 +120,7 @@ func (r *Reconciler) observeMembers(ctx context.Context, s *scope) {
 			s.waitingFor = append(s.waitingFor, mv.name)
 		}
 	}
+	return nil
 }
 
 // readyFromPods completes the target's ready count when its status has none: apps/v1 kinds

@@ -33,6 +33,8 @@ type scope struct {
 	sensitive map[string]bool
 	// triggerTypes is each trigger's type by its name in status, for messages.
 	triggerTypes map[string]string
+	// nextTriggerChange is when a time-based trigger (cron) changes next.
+	nextTriggerChange time.Time
 
 	// waitingFor lists members whose replicas are not known yet (first sync).
 	waitingFor []string
@@ -139,6 +141,12 @@ func (s *scope) requeueAfter(syncPeriod time.Duration) time.Duration {
 	}
 	if len(s.applyErrors) > 0 && syncPeriod < next {
 		next = syncPeriod
+	}
+	// A cron boundary is evaluated when it passes, not at the next polling interval.
+	if !s.nextTriggerChange.IsZero() {
+		if d := s.nextTriggerChange.Sub(s.now); d > 0 && d < next {
+			next = d
+		}
 	}
 	return next
 }

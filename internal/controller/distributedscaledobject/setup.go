@@ -54,6 +54,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *Reconciler) forMemberEvent(ctx context.Context, e member.Event) []reconcile.Request {
 	var list v1alpha1.DistributedScaledObjectList
 	if err := r.List(ctx, &list); err != nil {
+		// Dropped: the DSOs it concerns are evaluated again at their next poll.
+		ctrl.LoggerFrom(ctx).Error(err, "Member event dropped: cannot list DistributedScaledObjects", "member", e.Member, "event", e.Type)
 		return nil
 	}
 	return requests(list.Items, func(dso *v1alpha1.DistributedScaledObject) bool {

@@ -56,6 +56,7 @@ func (r *Reconciler) evaluateTotal(ctx context.Context, s *scope) {
 		ForceActivation:       autoscaling.ForceActivation(s.dso.Annotations),
 		CreationTime:          s.dso.CreationTimestamp.Time,
 		State:                 stateFromStatus(&s.prev),
+		SyncPeriod:            r.syncPeriod(),
 	}
 	if spec.Fallback != nil {
 		in.Fallback = &autoscaling.Fallback{FailureThreshold: spec.Fallback.FailureThreshold,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -13,6 +12,7 @@ import (
 	"github.com/fleetscale/fleetscale/internal/member"
 	"github.com/fleetscale/fleetscale/internal/scalers"
 	"github.com/fleetscale/fleetscale/internal/triggerauth"
+	"github.com/fleetscale/fleetscale/internal/triggereval"
 )
 
 // readTriggers reads every trigger through the reconciler's scaler cache (in parallel, within
@@ -31,52 +31,27 @@ func (r *Reconciler) readTriggers(ctx context.Context, s *scope) []autoscaling.T
 	if spec.ScaleTargetRef != nil {
 		req.EnvSourceContainerName = spec.ScaleTargetRef.EnvSourceContainerName
 	}
-	var out []autoscaling.Trigger
-	var problems []string
-	s.sensitive, s.triggerTypes = map[string]bool{}, map[string]string{}
-	for _, rd := range r.triggerCache().Read(ctx, req) {
-		t := rd.Trigger
-		if rd.Err != nil {
-			msg := fmt.Sprintf("%s: %v", describeTrigger(rd), rd.Err)
-			if scalers.IsSpecError(rd.Err) {
-				s.specError = msg
-			}
-			problems = append(problems, msg)
-		}
-		if len(rd.Metrics) == 0 {
-			out = append(out, autoscaling.Trigger{Name: t.Name, MetricType: t.MetricType, Err: rd.Err})
-			s.triggerTypes[t.Name] = t.Type
-			if t.Name == "" {
-				s.triggerTypes["trigger-"+strconv.Itoa(len(out)-1)] = t.Type
-			}
-			continue
-		}
-		for _, m := range rd.Metrics {
-			name := t.Name
-			if name == "" {
-				name = m.Name
-			}
-			out = append(out, autoscaling.Trigger{Name: name, MetricType: m.Type, Target: m.Target,
-				ActivationTarget: m.ActivationTarget, Value: m.Value, Err: rd.Err})
-			if m.Sensitive {
-				s.sensitive[name] = true
-			}
-			s.triggerTypes[name] = t.Type
-		}
+	res := triggereval.Read(ctx, r.triggerCache(), req)
+	if res.SpecError != "" {
+		s.specError = res.SpecError
 	}
-	if len(problems) > 0 {
-		s.triggerError = strings.Join(problems, "; ")
+	s.triggerError, s.nextTriggerChange = res.Problems, res.NextChange
+	s.sensitive, s.triggerTypes = map[string]bool{}, map[string]string{}
+	out := make([]autoscaling.Trigger, 0, len(res.Metrics))
+	for _, m := range res.Metrics {
+		out = append(out, autoscaling.Trigger{Name: m.Name, MetricType: m.MetricType, Target: m.Target,
+			ActivationTarget: m.ActivationTarget, Value: m.Value, Err: m.Err})
+		// Keyed as storeState keys status: by name, an unnamed one by its position here.
+		key := m.Name
+		if key == "" {
+			key = "trigger-" + strconv.Itoa(len(out)-1)
+		}
+		s.triggerTypes[key] = m.TriggerType
+		if m.Sensitive {
+			s.sensitive[m.Name] = true
+		}
 	}
 	return out
-}
-
-// describeTrigger names a trigger in messages by its index, type and name:
-// `trigger 0 (redis "orders")`.
-func describeTrigger(rd scalers.Reading) string {
-	if rd.Trigger.Name != "" {
-		return fmt.Sprintf("trigger %d (%s %q)", rd.Index, rd.Trigger.Type, rd.Trigger.Name)
-	}
-	return fmt.Sprintf("trigger %d (%s)", rd.Index, rd.Trigger.Type)
 }
 
 // triggerCache is the reconciler's scaler cache; SetupWithManager makes it, this makes one

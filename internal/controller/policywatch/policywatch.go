@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -36,10 +37,13 @@ func Watches(b *builder.Builder, c client.Reader, newList func() client.ObjectLi
 func list(ctx context.Context, c client.Reader, newList func() client.ObjectList, opts ...client.ListOption) []reconcile.Request {
 	l := newList()
 	if err := c.List(ctx, l, opts...); err != nil {
+		// Dropped: the objects are evaluated again at their next poll.
+		ctrl.LoggerFrom(ctx).Error(err, "Policy change dropped: cannot list the objects it bounds")
 		return nil
 	}
 	items, err := meta.ExtractList(l)
 	if err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Policy change dropped: cannot read the listed objects")
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(items))

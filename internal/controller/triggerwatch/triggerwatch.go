@@ -176,10 +176,13 @@ func (m *mapper) forObject(kind string) handler.MapFunc {
 func (m *mapper) readers(ctx context.Context, ref string) []reconcile.Request {
 	list := m.newList()
 	if err := m.c.List(ctx, list, client.MatchingFields{indexField: ref}); err != nil {
+		// Dropped: the readers see the change at their next polling interval.
+		ctrl.LoggerFrom(ctx).Error(err, "Trigger source change dropped: cannot list its readers", "ref", ref)
 		return nil
 	}
 	items, err := meta.ExtractList(list)
 	if err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Trigger source change dropped: cannot read its readers", "ref", ref)
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(items))

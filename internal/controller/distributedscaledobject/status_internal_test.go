@@ -1,0 +1,141 @@
+package distributedscaledobject
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/fleetscale/fleetscale/api/v1alpha1"
+	"github.com/fleetscale/fleetscale/internal/autoscaling"
+	"github.com/fleetscale/fleetscale/internal/distribution"
+	"github.com/fleetscale/fleetscale/internal/scalers"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func testDSO(polling int32) *v1alpha1.DistributedScaledObject {
+	dso := &v1alpha1.DistributedScaledObject{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns", Generation: 3}}
+	if polling > 0 {
+		dso.Spec.ScaledObjectSpec.PollingInterval = ptr.To(polling)
+	}
+	return dso
+}
+
+// The next evaluation comes at the earliest of: the polling interval, what the ScaledObject
+// rules and the distribution ask for, the sync period while a member write failed, and the
+// next cron boundary.
+func TestRequeueAfter(t *testing.T) {
+	const sync = 2 * time.Second
+	tests := []struct {
+		name  string
+		setup func(s *scope)
+		want  time.Duration
+	}{
+		{name: "polling interval", setup: func(*scope) {}, want: 30 * time.Second},
+		{name: "decision asks sooner", setup: func(s *scope) { s.decision.RequeueAfter = 7 * time.Second }, want: 7 * time.Second},
+		{name: "distribution asks sooner", setup: func(s *scope) { s.split.RequeueAfter = 4 * time.Second }, want: 4 * time.Second},
+		{name: "failed member write retries at the sync period", setup: func(s *scope) { s.applyErrors["m1"] = "boom" }, want: sync},
+		{name: "cron boundary before the poll", setup: func(s *scope) { s.nextTriggerChange = t0.Add(5 * time.Second) }, want: 5 * time.Second},
+		{name: "cron boundary after the poll", setup: func(s *scope) { s.nextTriggerChange = t0.Add(time.Minute) }, want: 30 * time.Second},
+		{name: "cron boundary already past", setup: func(s *scope) { s.nextTriggerChange = t0.Add(-time.Second) }, want: 30 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScope(testDSO(0), t0)
+			tc.setup(s)
+			if got := s.requeueAfter(sync); got != tc.want {
+				t.Fatalf("requeueAfter = %s, want %s", got, tc.want)
+			}
+		})
+	}
+	s := newScope(testDSO(10), t0)
+	if got := s.requeueAfter(sync); got != 10*time.Second {
+		t.Fatalf("pollingInterval 10: requeueAfter = %s, want 10s", got)
+	}
+}
+
+// Ready comes from the ScaledObject rules unless the spec is unusable or there is no member;
+// trigger failures are named in full.
+func TestSummarizeReady(t *testing.T) {
+	ok := autoscaling.Condition{Status: metav1.ConditionTrue, Reason: "ScaledObjectReady", Message: "ready"}
+	member := &memberView{name: "m1", weight: 1, result: distribution.MemberResult{Desired: 2}}
+	tests := []struct {
+		name              string
+		setup             func(s *scope)
+		status            metav1.ConditionStatus
+		reason, inMessage string
+	}{
+		{name: "no members", setup: func(s *scope) { s.members = nil },
+			status: metav1.ConditionFalse, reason: ReasonNoMemberClusters, inMessage: "setup-member"},
+		{name: "spec error wins", setup: func(s *scope) { s.specError = "trigger 0 (cron): bad timezone" },
+			status: metav1.ConditionFalse, reason: ReasonInvalidSpec, inMessage: "bad timezone"},
+		{name: "ready, one trigger failing is named", setup: func(s *scope) { s.triggerError = `trigger 1 (prometheus "p"): timeout` },
+			status: metav1.ConditionTrue, reason: "ScaledObjectReady", inMessage: `trigger 1 (prometheus "p")`},
+		{name: "every trigger failing", setup: func(s *scope) {
+			s.decision.Conditions.Ready = autoscaling.Condition{Status: metav1.ConditionFalse, Reason: autoscaling.ReasonTriggerError, Message: "first"}
+			s.triggerError = "trigger 0 (cron): a; trigger 1 (cron): b"
+		}, status: metav1.ConditionFalse, reason: autoscaling.ReasonTriggerError, inMessage: "trigger 0 (cron): a; trigger 1 (cron): b"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScope(testDSO(0), t0)
+			s.members = []*memberView{member}
+			s.decision.Conditions.Ready = ok
+			s.total = 2
+			tc.setup(s)
+			s.summarize()
+			c := meta.FindStatusCondition(s.dso.Status.Conditions, v1alpha1.ConditionReady)
+			if c == nil {
+				t.Fatal("no Ready condition")
+			}
+			if c.Status != tc.status || c.Reason != tc.reason || c.ObservedGeneration != 3 {
+				t.Fatalf("Ready = %s/%s (generation %d), want %s/%s (3)", c.Status, c.Reason, c.ObservedGeneration, tc.status, tc.reason)
+			}
+			if !strings.Contains(c.Message, tc.inMessage) {
+				t.Fatalf("Ready message %q does not contain %q", c.Message, tc.inMessage)
+			}
+		})
+	}
+}
+
+// A value read from a Secret is stored as the placeholder; status keys follow the triggers.
+func TestStoreStateHidesSensitiveValues(t *testing.T) {
+	var st v1alpha1.DistributedScaledObjectStatus
+	d := autoscaling.ScaledObjectDecision{Triggers: []autoscaling.TriggerStatus{
+		{Name: "secret", Value: 41, Target: 5, Active: true},
+		{Name: "plain", Value: 3, Target: 5},
+		{Value: 1, Target: 1, Error: "down"},
+	}}
+	storeState(&st, d, t0, map[string]bool{"secret": true})
+	if v := st.Triggers["secret"].Value; v != scalers.SensitiveValue {
+		t.Fatalf("secret value shown as %q", v)
+	}
+	if v := st.Triggers["plain"].Value; v != "3" {
+		t.Fatalf("plain value = %q, want 3", v)
+	}
+	if e := st.Triggers["trigger-2"].Error; e != "down" {
+		t.Fatalf("unnamed trigger keyed by position: %+v", st.Triggers)
+	}
+}
+
+func TestSetWaitingOnlyBeforeTheFirstEvaluation(t *testing.T) {
+	s := newScope(testDSO(0), t0)
+	s.waitingFor = []string{"m1", "m2"}
+	s.setWaiting()
+	c := meta.FindStatusCondition(s.dso.Status.Conditions, v1alpha1.ConditionReady)
+	if c == nil || c.Reason != ReasonWaitingForMembers || !strings.Contains(c.Message, "m1, m2") {
+		t.Fatalf("Ready = %+v, want WaitingForMembers naming m1, m2", c)
+	}
+	dso := testDSO(0)
+	dso.Status.LastEvaluationTime = &metav1.Time{Time: t0.Add(-time.Minute)}
+	s = newScope(dso, t0)
+	s.waitingFor = []string{"m1"}
+	s.setWaiting()
+	if len(s.dso.Status.Conditions) != 0 {
+		t.Fatalf("an evaluated DSO's conditions changed while waiting: %+v", s.dso.Status.Conditions)
+	}
+}
