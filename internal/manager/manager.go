@@ -63,7 +63,14 @@ type Options struct {
 	ExternalScalerServerName string
 	// TriggerReadBudget bounds how long one evaluation waits for its trigger reads.
 	TriggerReadBudget time.Duration
+	// ConcurrentReconciles is the workers of each of the DSO and DSJ controllers (0: the
+	// default, DefaultConcurrentReconciles).
+	ConcurrentReconciles int
 }
+
+// DefaultConcurrentReconciles is --concurrent-reconciles' default: one slow object (a member
+// call running into its timeout) holds one worker, never the others' reactions.
+const DefaultConcurrentReconciles = 10
 
 // BindFlags registers the options on fs with their defaults.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
@@ -84,6 +91,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ExternalScalerServerName, "external-scaler-server-name", "", "Name the adapter's certificate must hold (default: the host of --external-scaler-address)")
 	fs.DurationVar(&o.TriggerReadBudget, "trigger-read-budget", scalers.DefaultReadBudget, "How long one evaluation waits for its object's trigger reads together; a read still running then finishes off the worker and re-evaluates the object")
 	fs.DurationVar(&o.HPASyncPeriod, "hpa-sync-period", 15*time.Second, "Re-evaluation period while a rate limit holds the total back (the HPA's sync period)")
+	fs.IntVar(&o.ConcurrentReconciles, "concurrent-reconciles", DefaultConcurrentReconciles, "Workers of each of the DistributedScaledObject and DistributedScaledJob controllers (objects evaluated at the same time; one object is never evaluated twice at once)")
 	fs.IntVar(&o.MaxJobsPerEvaluation, "max-jobs-per-evaluation", distributedscaledjob.DefaultMaxJobsPerEvaluation, "Most Jobs one evaluation of one DistributedScaledJob creates, failover copies included; the rest follow in the next evaluations, a second apart")
 	fs.BoolVar(&o.MetricsSecure, "metrics-secure", false, "Serve /metrics over HTTPS to callers the hub authenticates and authorises for GET /metrics (needs RBAC to create tokenreviews and subjectaccessreviews); default plain HTTP")
 	fs.StringVar(&o.MetricsCertDir, "metrics-cert-dir", "", "Directory with tls.crt and tls.key for --metrics-secure (default: a self-signed certificate made in memory)")
@@ -183,13 +191,14 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if err := (&distributedscaledobject.Reconciler{
 		Client: mgr.GetClient(), Registry: registry, Recorder: mgr.GetEventRecorder("fleetscale-controller"),
 		Namespace: o.Namespace, SyncPeriod: o.HPASyncPeriod, Metrics: recorder, Scalers: triggers, Tenancy: policies,
+		MaxConcurrentReconciles: o.concurrentReconciles(),
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("distributedscaledobject controller: %w", err)
 	}
 	if err := (&distributedscaledjob.Reconciler{
 		Client: mgr.GetClient(), Registry: registry, Recorder: mgr.GetEventRecorder("fleetscale-controller"),
 		Namespace: o.Namespace, Metrics: recorder, Scalers: triggers, Tenancy: policies,
-		MaxJobsPerEvaluation: o.MaxJobsPerEvaluation,
+		MaxJobsPerEvaluation: o.MaxJobsPerEvaluation, MaxConcurrentReconciles: o.concurrentReconciles(),
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("distributedscaledjob controller: %w", err)
 	}
@@ -211,4 +220,11 @@ func positive(d time.Duration) *time.Duration {
 		return nil
 	}
 	return &d
+}
+
+func (o Options) concurrentReconciles() int {
+	if o.ConcurrentReconciles > 0 {
+		return o.ConcurrentReconciles
+	}
+	return DefaultConcurrentReconciles
 }

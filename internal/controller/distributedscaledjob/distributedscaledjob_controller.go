@@ -47,6 +47,8 @@ type Reconciler struct {
 	Namespace string
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
+	// MaxConcurrentReconciles is the number of workers (0: controller-runtime's 1).
+	MaxConcurrentReconciles int
 	// Jobs caches the DSJs' Jobs and pods in the members (label jobs.LabelDSJUID);
 	// SetupWithManager makes one when nil.
 	Jobs *member.JobWatcher

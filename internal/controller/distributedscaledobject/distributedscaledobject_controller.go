@@ -50,6 +50,8 @@ type Reconciler struct {
 	SyncPeriod time.Duration
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
+	// MaxConcurrentReconciles is the number of workers (0: controller-runtime's 1).
+	MaxConcurrentReconciles int
 
 	// triggers caches one scaler per trigger and reads them off the worker.
 	triggers  *scalers.Cache
