@@ -194,4 +194,3 @@ func replicasChangedWithin(events []ScaleEvent, period time.Duration, now time.T
 	}
 	return sum
 }
-
