@@ -160,7 +160,8 @@ type DistributedScaledJobStatus struct {
 	// RoundRobinWeights is the smooth weighted round-robin state, kept across restarts.
 	// +optional
 	RoundRobinWeights map[string]int64 `json:"roundRobinWeights,omitempty"`
-	// LastActiveTime is when a trigger was last active.
+	// LastActiveTime is when a trigger was last active, as of the last status write (it is
+	// refreshed once per polling interval while active and written with the next change).
 	// +optional
 	LastActiveTime *metav1.Time `json:"lastActiveTime,omitempty"`
 	// CreationHeldUntil is set when an evaluation created as many Jobs as the controller's
@@ -222,7 +223,9 @@ type JobMemberClusterStatus struct {
 	Description string `json:"description,omitempty"`
 	// +optional
 	LastStatusChangeTime *metav1.Time `json:"lastStatusChangeTime,omitempty"`
-	// LastScalingProgressTime is the last time the member had no Job stuck past the grace period.
+	// LastScalingProgressTime is the last time the member had no Job stuck past the grace
+	// period, as of the last status write (written with the next change, not on every
+	// evaluation).
 	// +optional
 	LastScalingProgressTime *metav1.Time `json:"lastScalingProgressTime,omitempty"`
 }

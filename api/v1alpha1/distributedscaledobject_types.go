@@ -70,11 +70,15 @@ type DistributedScaledObjectStatus struct {
 	// TriggerFailures counts consecutive read failures per trigger, for fallback.
 	// +optional
 	TriggerFailures map[string]int32 `json:"triggerFailures,omitempty"`
-	// LastActiveTime is when a trigger was last active (cooldown starts from it).
+	// LastActiveTime is when a trigger was last active (cooldown starts from it), as of the
+	// last status write: while the triggers stay active it is refreshed in the controller and
+	// written with the next change, at the latest when they go inactive.
 	// +optional
 	LastActiveTime *metav1.Time `json:"lastActiveTime,omitempty"`
 	// ScalingHistory keeps the HPA stabilisation and rate-limit history so a restart or a
-	// leader change keeps the same decisions.
+	// leader change keeps the same decisions. It is written with the decisions (a new total
+	// records a scale event), not on every evaluation: the recommendations of evaluations that
+	// changed nothing are kept by the controller and written with the next change.
 	// +optional
 	ScalingHistory *ScalingHistory `json:"scalingHistory,omitempty"`
 	// LastRebalanceTime is when shares last moved between members; rebalancing steps are
@@ -85,7 +89,10 @@ type DistributedScaledObjectStatus struct {
 	// like the HPA, which evaluates once per sync period, the total moves again only then.
 	// +optional
 	RateLimitedUntil *metav1.MicroTime `json:"rateLimitedUntil,omitempty"`
-	// LastEvaluationTime is when the total was last computed.
+	// LastEvaluationTime is when the total was computed by the last evaluation that changed this
+	// status. Evaluations that change nothing but bookkeeping (this field, lastActiveTime, the
+	// scaling history, the members' lastScalingProgressTime) write nothing, so a settled DSO is
+	// not rewritten; they are kept by the controller and written with the next change.
 	// +optional
 	LastEvaluationTime *metav1.Time `json:"lastEvaluationTime,omitempty"`
 }
@@ -128,6 +135,8 @@ type ScaledMemberStatus struct {
 	LastStatusChangeTime *metav1.Time `json:"lastStatusChangeTime,omitempty"`
 	// LastScalingProgressTime is the last time the target's ready replicas grew or reached what
 	// was asked; a member that makes no progress for the grace period is slow (see Capacity).
+	// While ready replicas keep up it is refreshed in the controller and written with the next
+	// status change.
 	// +optional
 	LastScalingProgressTime *metav1.Time `json:"lastScalingProgressTime,omitempty"`
 	// ReadyReplicas is the target's ready replicas, last known (from status.readyReplicas or

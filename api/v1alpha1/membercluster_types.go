@@ -48,10 +48,14 @@ type MemberClusterStatus struct {
 	// State is Ready or NotReady.
 	// +optional
 	State string `json:"state,omitempty"`
-	// LastProbeTime is when the member was last probed.
+	// LastProbeTime is the time of the probe that last changed this status (state, condition,
+	// version or token expiry). Probes that find nothing new write nothing, so it does not move
+	// while the member stays the same; the probes themselves are counted in the controller's
+	// metrics.
 	// +optional
 	LastProbeTime *metav1.Time `json:"lastProbeTime,omitempty"`
-	// ProbeLatency is the last probe's round trip, e.g. "3ms".
+	// ProbeLatency is the round trip of the probe at LastProbeTime, e.g. "3ms"; every probe's
+	// latency is in the controller's metrics.
 	// +optional
 	ProbeLatency string `json:"probeLatency,omitempty"`
 	// KubernetesVersion is the member's server version.

@@ -127,7 +127,9 @@ func FuzzDecideTotal(f *testing.F) {
 				t.Fatalf("negative requeue %v", d.RequeueAfter)
 			}
 			h := d.State.History
-			if len(h.Recommendations) > maxHistoryEntries || len(h.ScaleUpEvents) > maxHistoryEntries || len(h.ScaleDownEvents) > maxHistoryEntries {
+			// At most 2 recommendations per second of the longest window (3600 s) and one event
+			// per second of the longest period (1800 s), see history.go.
+			if len(h.Recommendations) > 2*3600+1 || len(h.ScaleUpEvents) > 1801 || len(h.ScaleDownEvents) > 1801 {
 				t.Fatalf("history not bounded: %d/%d/%d", len(h.Recommendations), len(h.ScaleUpEvents), len(h.ScaleDownEvents))
 			}
 			in.State = d.State

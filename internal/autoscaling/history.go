@@ -1,19 +1,33 @@
 package autoscaling
 
 import (
+	"math"
 	"slices"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// maxHistoryEntries caps each History list. The HPA keeps these lists in
-// memory without a cap; we store them in status, so a burst of evaluations must
-// not grow the object without bound. At the HPA's 15 s cadence a 300 s window
-// holds about 20 entries, far below the cap.
-const maxHistoryEntries = 64
+// The HPA keeps its recommendations and scale events in process memory without a cap and
+// ignores the entries that fell out of the stabilisation window or policy period (at most
+// 3600 s and 1800 s, the API's limits). We keep them in status, for the whole window and
+// period (never cut by count, which would forget an entry that still decides), and bound them
+// by keeping only the entries that can still decide something:
+//
+//   - a recommendation older than the longest window is dropped (the HPA ignores it), and so
+//     is one that a newer recommendation dominates: the windows are suffixes of the history
+//     (now-window, now], so an older entry that is neither above every newer one (a possible
+//     maximum of a scale-down window) nor below every newer one (a possible minimum of a
+//     scale-up window) never decides. Recommendations recorded within the same second keep
+//     only their maximum and minimum (status stores seconds). At most 2 entries per second of
+//     the longest window, and in steady state one;
+//   - a scale event older than the longest policy period is dropped (the HPA only reuses its
+//     slot) and the events of one direction within the same second are summed into one,
+//     stamped with the newest: every period's sum (getReplicasChangePerPeriod) is the same or,
+//     for a cutoff inside that second, counts the whole second (never allows more). At most
+//     one entry per second of the longest period.
 
-// History is the HPA state that must survive a restart or a leader change: the
+// History is the HPA state// History is the HPA state that must survive a restart or a leader change: the
 // unstabilised recommendations (for the stabilisation windows) and the recent
 // scale events (for the Pods/Percent policies). The HPA keeps the same data in
 // process memory (horizontal.go: recommendations, scaleUpEvents,
@@ -65,27 +79,72 @@ func (h *History) seedRecommendation(current int32, now time.Time) {
 	}
 }
 
-// addRecommendation appends a recommendation and drops what can no longer
-// matter: entries older than the longest stabilisation window (the HPA ignores
-// them; it only reuses their slots) and older entries with the same value as a
-// newer one (the newer entry is inside every window the older one is, so it
-// decides any window min or max the older one could).
+// addRecommendation appends a recommendation and drops what can no longer decide a window
+// (see the comment at the top of this file): entries older than the longest stabilisation
+// window and older entries dominated by newer ones.
 func (h *History) addRecommendation(replicas int32, now time.Time, longestWindow time.Duration) {
 	cutoff := now.Add(-longestWindow)
-	kept := h.Recommendations[:0]
-	for _, rec := range h.Recommendations {
-		if rec.Timestamp.Time.Before(cutoff) || rec.Replicas == replicas {
+	all := slices.Clone(h.Recommendations)
+	// Oldest first, whatever order the stored status had.
+	slices.SortStableFunc(all, func(a, b TimestampedReplicas) int { return a.Timestamp.Time.Compare(b.Timestamp.Time) })
+	all = append(all, TimestampedReplicas{Replicas: replicas, Timestamp: metav1.NewTime(now)})
+	// Newest first: keep an entry when it is a new strict maximum or minimum of what is newer.
+	var kept []TimestampedReplicas
+	var hi, lo int32
+	for i := len(all) - 1; i >= 0; i-- {
+		rec := all[i]
+		if i < len(all)-1 && rec.Timestamp.Time.Before(cutoff) {
 			continue
 		}
-		kept = append(kept, rec)
+		if i == len(all)-1 || rec.Replicas > hi || rec.Replicas < lo {
+			kept = append(kept, rec)
+		}
+		if i == len(all)-1 {
+			hi, lo = rec.Replicas, rec.Replicas
+		}
+		hi, lo = max(hi, rec.Replicas), min(lo, rec.Replicas)
 	}
-	kept = append(kept, TimestampedReplicas{Replicas: replicas, Timestamp: metav1.NewTime(now)})
-	h.Recommendations = capOldest(kept, func(r TimestampedReplicas) time.Time { return r.Timestamp.Time })
+	slices.Reverse(kept)
+	h.Recommendations = coalesceRecommendations(kept)
 }
 
-// storeScaleEvent reproduces the HPA's storeScaleEvent: the change is recorded
-// in the list of its direction, reusing the slot of the last event older than
-// that direction's longest policy period, else appended.
+// coalesceRecommendations keeps, among consecutive entries of the same second, the newest plus
+// the group's maximum and minimum when they differ from it (a group shares one stored time, so
+// only its extremes can decide; entries arrive oldest first).
+func coalesceRecommendations(list []TimestampedReplicas) []TimestampedReplicas {
+	var out []TimestampedReplicas
+	for i := 0; i < len(list); {
+		j := i
+		sec := list[i].Timestamp.Unix()
+		for j < len(list) && list[j].Timestamp.Unix() == sec {
+			j++
+		}
+		group := list[i:j]
+		newest := group[len(group)-1]
+		hi, lo := newest, newest
+		for _, rec := range group {
+			if rec.Replicas > hi.Replicas {
+				hi = rec
+			}
+			if rec.Replicas < lo.Replicas {
+				lo = rec
+			}
+		}
+		for _, rec := range []TimestampedReplicas{hi, lo} {
+			if rec.Replicas != newest.Replicas {
+				out = append(out, TimestampedReplicas{Replicas: rec.Replicas, Timestamp: newest.Timestamp})
+			}
+		}
+		out = append(out, newest)
+		i = j
+	}
+	return out
+}
+
+// storeScaleEvent reproduces the HPA's storeScaleEvent: the change is recorded in the list of
+// its direction; events older than that direction's longest policy period (whose slot the HPA
+// would reuse) are dropped and events within the same second are summed (see the top of this
+// file).
 func (h *History) storeScaleEvent(rules effectiveBehavior, prev, next int32, now time.Time) {
 	if prev == next {
 		return
@@ -99,19 +158,28 @@ func (h *History) storeScaleEvent(rules effectiveBehavior, prev, next int32, now
 		change = next - prev
 	}
 	cutoff := now.Add(-longest)
-	reuse := -1
-	for i, ev := range *events {
-		if ev.Timestamp.Time.Before(cutoff) {
-			reuse = i
+	kept := (*events)[:0:0]
+	for _, ev := range *events {
+		if !ev.Timestamp.Time.Before(cutoff) {
+			kept = append(kept, ev)
 		}
 	}
 	ev := ScaleEvent{ReplicaChange: change, Timestamp: metav1.NewTime(now)}
-	if reuse >= 0 {
-		(*events)[reuse] = ev
+	if n := len(kept); n > 0 && kept[n-1].Timestamp.Unix() == now.Unix() {
+		ev.ReplicaChange = satAdd(kept[n-1].ReplicaChange, change)
+		kept[n-1] = ev
 	} else {
-		*events = append(*events, ev)
+		kept = append(kept, ev)
 	}
-	*events = capOldest(*events, func(e ScaleEvent) time.Time { return e.Timestamp.Time })
+	*events = kept
+}
+
+// satAdd adds two non-negative changes, saturating at the int32 range.
+func satAdd(a, b int32) int32 {
+	if s := int64(a) + int64(b); s < math.MaxInt32 {
+		return int32(s)
+	}
+	return math.MaxInt32
 }
 
 // replicasChangedWithin sums the changes recorded after now-period, like the
@@ -125,19 +193,4 @@ func replicasChangedWithin(events []ScaleEvent, period time.Duration, now time.T
 		}
 	}
 	return sum
-}
-
-// capOldest removes the oldest entries beyond maxHistoryEntries, keeping the
-// order of the rest.
-func capOldest[T any](list []T, at func(T) time.Time) []T {
-	for len(list) > maxHistoryEntries {
-		oldest := 0
-		for i := range list {
-			if at(list[i]).Before(at(list[oldest])) {
-				oldest = i
-			}
-		}
-		list = slices.Delete(list, oldest, oldest+1)
-	}
-	return list
 }

@@ -429,25 +429,6 @@ func TestScaleEventsAreRecordedAndReused(t *testing.T) {
 	}
 }
 
-func TestHistoryStaysBounded(t *testing.T) {
-	in := hpaInput{current: 5, ready: 5, min: 1, max: 1000, behavior: resolveBehavior(&autoscalingv2.HorizontalPodAutoscalerBehavior{
-		ScaleUp:   rules(3600, "", pods(1000, 1800)),
-		ScaleDown: rules(3600, "", pods(1000, 1800)),
-	})}
-	for i := range 500 {
-		// Alternate to produce distinct recommendations and events every second.
-		value := float64(5 + i%200)
-		in.metrics = []hpaMetric{avg("m", value, 1)}
-		res := evaluateHPA(in, t0.Add(time.Duration(i)*time.Second))
-		in.current, in.history = res.desired, res.history
-	}
-	h := in.history
-	if len(h.Recommendations) > maxHistoryEntries || len(h.ScaleUpEvents) > maxHistoryEntries || len(h.ScaleDownEvents) > maxHistoryEntries {
-		t.Fatalf("history grew beyond %d: %d recommendations, %d up, %d down",
-			maxHistoryEntries, len(h.Recommendations), len(h.ScaleUpEvents), len(h.ScaleDownEvents))
-	}
-}
-
 func TestRecommendationsArePruned(t *testing.T) {
 	h := History{Recommendations: recs(4, 400*time.Second, 5, 100*time.Second, 3, 50*time.Second)}
 	h.addRecommendation(5, t0, 300*time.Second)

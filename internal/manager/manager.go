@@ -70,11 +70,18 @@ type Options struct {
 	// GracefulShutdownTimeout bounds how long the controller takes to stop once told to
 	// (the manager's runnables, in-flight reconciles); 0: DefaultGracefulShutdownTimeout.
 	GracefulShutdownTimeout time.Duration
+	// ConcurrentReconciles is the workers of each of the DSO and DSJ controllers (0: the
+	// default, DefaultConcurrentReconciles).
+	ConcurrentReconciles int
 }
 
 // DefaultGracefulShutdownTimeout is --graceful-shutdown-timeout's default: well inside
 // Kubernetes' default 30s termination grace period, so the controller exits on its own.
 const DefaultGracefulShutdownTimeout = 20 * time.Second
+
+// DefaultConcurrentReconciles is --concurrent-reconciles' default: one slow object (a member
+// call running into its timeout) holds one worker, never the others' reactions.
+const DefaultConcurrentReconciles = 10
 
 // BindFlags registers the options on fs with their defaults.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
@@ -95,6 +102,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ExternalScalerServerName, "external-scaler-server-name", "", "Name the adapter's certificate must hold (default: the host of --external-scaler-address)")
 	fs.DurationVar(&o.TriggerReadBudget, "trigger-read-budget", scalers.DefaultReadBudget, "How long one evaluation waits for its object's trigger reads together; a read still running then finishes off the worker and re-evaluates the object")
 	fs.DurationVar(&o.HPASyncPeriod, "hpa-sync-period", autoscaling.HPASyncPeriod, "Re-evaluation period while a rate limit holds the total back (the HPA's sync period)")
+	fs.IntVar(&o.ConcurrentReconciles, "concurrent-reconciles", DefaultConcurrentReconciles, "Workers of each of the DistributedScaledObject and DistributedScaledJob controllers (objects evaluated at the same time; one object is never evaluated twice at once)")
 	fs.IntVar(&o.MaxJobsPerEvaluation, "max-jobs-per-evaluation", distributedscaledjob.DefaultMaxJobsPerEvaluation, "Most Jobs one evaluation of one DistributedScaledJob creates, failover copies included; the rest follow in the next evaluations, a second apart")
 	fs.DurationVar(&o.GracefulShutdownTimeout, "graceful-shutdown-timeout", DefaultGracefulShutdownTimeout, "Longest the controller takes to stop after SIGTERM (in-flight work, servers); past it, it exits anyway")
 	fs.BoolVar(&o.MetricsSecure, "metrics-secure", false, "Serve /metrics over HTTPS to callers the hub authenticates and authorises for GET /metrics (needs RBAC to create tokenreviews and subjectaccessreviews); default plain HTTP")
@@ -196,13 +204,14 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if err := (&distributedscaledobject.Reconciler{
 		Client: mgr.GetClient(), Registry: registry, Recorder: mgr.GetEventRecorder("fleetscale-controller"),
 		Namespace: o.Namespace, SyncPeriod: o.HPASyncPeriod, Metrics: recorder, Scalers: triggers, Tenancy: policies,
+		MaxConcurrentReconciles: o.concurrentReconciles(),
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("distributedscaledobject controller: %w", err)
 	}
 	if err := (&distributedscaledjob.Reconciler{
 		Client: mgr.GetClient(), Registry: registry, Recorder: mgr.GetEventRecorder("fleetscale-controller"),
 		Namespace: o.Namespace, Metrics: recorder, Scalers: triggers, Tenancy: policies,
-		MaxJobsPerEvaluation: o.MaxJobsPerEvaluation,
+		MaxJobsPerEvaluation: o.MaxJobsPerEvaluation, MaxConcurrentReconciles: o.concurrentReconciles(),
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("distributedscaledjob controller: %w", err)
 	}
@@ -284,4 +293,11 @@ func positive(d time.Duration) *time.Duration {
 		return nil
 	}
 	return &d
+}
+
+func (o Options) concurrentReconciles() int {
+	if o.ConcurrentReconciles > 0 {
+		return o.ConcurrentReconciles
+	}
+	return DefaultConcurrentReconciles
 }

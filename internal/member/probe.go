@@ -25,9 +25,10 @@ const AnnotationTokenExpiration = "fleetscale.dev/token-expiration"
 func (m *Member) probeLoop() {
 	ticker := time.NewTicker(m.opts.ProbeInterval)
 	defer ticker.Stop()
+	var written []byte // the MemberCluster status content last written by this member's probes
 	for {
 		h := m.probe()
-		m.record(h)
+		written = m.record(h, written)
 		m.maybeRefreshToken()
 		select {
 		case <-m.ctx.Done():
@@ -79,10 +80,12 @@ func classify(err error, host string) (reason, message string) {
 	}
 }
 
-// record stores the probe result, publishes a transition and writes MemberCluster status.
-func (m *Member) record(h Health) {
+// record stores the probe result, publishes a transition and writes MemberCluster status when
+// its content (health, version, token expiry) differs from what was last written; it returns
+// what is written now. The probe latency goes to the metrics on every probe.
+func (m *Member) record(h Health, written []byte) []byte {
 	if m.ctx.Err() != nil {
-		return
+		return written
 	}
 	m.mu.Lock()
 	prev := m.health
@@ -98,14 +101,17 @@ func (m *Member) record(h Health) {
 		logf.FromContext(m.ctx).Info("Member health changed", "ready", h.Ready, "reason", h.Reason, "message", h.Message)
 		m.notify(Event{Type: EventHealthChanged, Member: m.name})
 	}
-	if err := m.writeStatus(h); err != nil && m.ctx.Err() == nil {
+	content, err := m.writeStatus(h, written)
+	if err != nil && m.ctx.Err() == nil {
 		logf.FromContext(m.ctx).Error(err, "Writing MemberCluster status")
 	}
+	return content
 }
 
-func (m *Member) writeStatus(h Health) error {
-	ctx, cancel := context.WithTimeout(m.ctx, m.opts.CallTimeout)
-	defer cancel()
+// writeStatus patches MemberCluster status unless its content equals written, and returns the
+// content now stored (written itself when the patch fails, so the next probe tries again).
+// lastProbeTime and probeLatency are not content: they are those of the probe that wrote.
+func (m *Member) writeStatus(h Health, written []byte) ([]byte, error) {
 	state, status := v1alpha1.MemberStateNotReady, metav1.ConditionFalse
 	if h.Ready {
 		state, status = v1alpha1.MemberStateReady, metav1.ConditionTrue
@@ -116,23 +122,32 @@ func (m *Member) writeStatus(h Health) error {
 			Type: v1alpha1.ConditionReady, Status: status, Reason: h.Reason, Message: h.Message,
 			LastTransitionTime: metav1.NewTime(h.Since),
 		}},
-		LastProbeTime:     &metav1.Time{Time: h.LastProbe},
-		ProbeLatency:      h.Latency.Round(time.Millisecond).String(),
 		KubernetesVersion: h.Version,
 	}
 	if claims, ok := m.tokenClaims(); ok {
 		st.TokenExpirationTime = &metav1.Time{Time: claims.ExpiresAt}
 	}
+	content, err := json.Marshal(st)
+	if err != nil {
+		return written, fmt.Errorf("status content: %w", err)
+	}
+	if string(content) == string(written) {
+		return written, nil
+	}
+	st.LastProbeTime = &metav1.Time{Time: h.LastProbe}
+	st.ProbeLatency = h.Latency.Round(time.Millisecond).String()
 	// An empty version (member down) is omitted from the merge patch, so the last known stays.
 	patch, err := json.Marshal(map[string]any{"status": st})
 	if err != nil {
-		return fmt.Errorf("status patch: %w", err)
+		return written, fmt.Errorf("status patch: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(m.ctx, m.opts.CallTimeout)
+	defer cancel()
 	mc := &v1alpha1.MemberCluster{ObjectMeta: metav1.ObjectMeta{Name: m.name, Namespace: m.hubNamespace}}
 	if err := m.hub.Status().Patch(ctx, mc, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return client.IgnoreNotFound(err)
+		return written, client.IgnoreNotFound(err)
 	}
-	return nil
+	return content, nil
 }
 
 func (m *Member) tokenClaims() (tokenClaims, bool) {

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/fleettest"
@@ -90,19 +91,44 @@ func TestHungMemberDoesNotSlowOthers(t *testing.T) {
 		g.Expect(readyReason(memberCluster(g, f, fleettest.MemberName(2)))).To(Equal(v1alpha1.MemberReasonUnreachable))
 	}, timeout, 100*time.Millisecond).Should(Succeed())
 	// Over 5 s with a 1 s interval, members 1 and 3 are probed again and again, each probe
-	// finishing long before the hung member's 1 s timeout would.
+	// finishing long before the hung member's 1 s timeout would. MemberCluster status is
+	// written only when health changes, so the probes are counted in the controller's metrics.
 	for _, i := range []int{1, 3} {
 		name := fleettest.MemberName(i)
-		first := memberCluster(g, f, name).Status.LastProbeTime.Time
+		first, firstFast := probes(g, name)
 		g.Eventually(func(g Gomega) {
-			mc := memberCluster(g, f, name)
-			g.Expect(mc.Status.LastProbeTime.Time).To(BeTemporally(">=", first.Add(3*time.Second)))
-			g.Expect(mc.Status.State).To(Equal(v1alpha1.MemberStateReady))
-			latency, err := time.ParseDuration(mc.Status.ProbeLatency)
-			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(latency).To(BeNumerically("<", 500*time.Millisecond))
+			n, fast := probes(g, name)
+			g.Expect(n).To(BeNumerically(">=", first+3), "probes of %s", name)
+			g.Expect(fast-firstFast).To(Equal(n-first), "every probe of %s under 512ms", name)
+			g.Expect(memberCluster(g, f, name).Status.State).To(Equal(v1alpha1.MemberStateReady))
 		}, 10*time.Second, 200*time.Millisecond).Should(Succeed())
 	}
+}
+
+// probes reads the in-process controller's probe histogram for member: how many probes ran,
+// and how many of them took at most 512ms.
+func probes(g Gomega, member string) (count, fast uint64) {
+	families, err := crmetrics.Registry.Gather()
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, mf := range families {
+		if mf.GetName() != "fleetscale_member_probe_duration_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "member" && l.GetValue() == member {
+					h := m.GetHistogram()
+					for _, b := range h.GetBucket() {
+						if b.GetUpperBound() >= 0.512 && b.GetUpperBound() < 0.513 {
+							fast = b.GetCumulativeCount()
+						}
+					}
+					return h.GetSampleCount(), fast
+				}
+			}
+		}
+	}
+	return 0, 0
 }
 
 // Deleting the member's ServiceAccount revokes its bound token: the hub sees Unauthorized.
@@ -158,4 +184,27 @@ func TestTokenIsRefreshedBeforeItExpires(t *testing.T) {
 		g.Expect(string(s.Data["kubeconfig"])).NotTo(Equal(string(secret.Data["kubeconfig"])))
 		g.Expect(s.Annotations[member.AnnotationTokenExpiration]).NotTo(Equal(firstExpiry))
 	}, timeout, 200*time.Millisecond).Should(Succeed())
+}
+
+// While members stay healthy, their probes (1 s here) write nothing: no MemberCluster's
+// resourceVersion moves over 12 probe intervals, while the probes go on (metrics).
+func TestMemberClusterStatusQuietWhileHealthy(t *testing.T) {
+	f := shared.Fleet(t)
+	g := NewWithT(t)
+	rvs := func(g Gomega) map[string]string {
+		out := map[string]string{}
+		for i := 1; i <= 3; i++ {
+			mc := memberCluster(g, f, fleettest.MemberName(i))
+			g.Expect(mc.Status.State).To(Equal(v1alpha1.MemberStateReady))
+			out[mc.Name] = mc.ResourceVersion
+		}
+		return out
+	}
+	var before map[string]string
+	g.Eventually(func(g Gomega) { before = rvs(g) }, timeout, 200*time.Millisecond).Should(Succeed())
+	first, _ := probes(g, fleettest.MemberName(1))
+	g.Consistently(func(g Gomega) { g.Expect(rvs(g)).To(Equal(before)) }, 12*time.Second, 250*time.Millisecond).Should(Succeed())
+	n, _ := probes(g, fleettest.MemberName(1))
+	g.Expect(n).To(BeNumerically(">=", first+8), "member 1 kept being probed")
+	t.Logf("%d probes of member 1 in 12s, no MemberCluster written", n-first)
 }

@@ -46,14 +46,16 @@ func TestEtcdRestart(t *testing.T) {
 	}
 	t.Logf("etcd was down for %.1fs; every cluster is ready again", time.Since(down).Seconds())
 
-	back := time.Now()
+	// Status is written only when it changes (probes and evaluations that find the same write
+	// nothing), so recovery is shown by what the controller does: every member Ready in the
+	// registrations and in the DSO's view, and below, the DSO and DSJ acting on a new metric.
 	Eventually(func(g Gomega) {
+		dso := h.dso(g)
 		for i := 1; i <= 3; i++ {
 			mc := memberCluster(g, h.f, i)
 			g.Expect(mc.Status.State).To(Equal(v1alpha1.MemberStateReady), "member %d", i)
-			g.Expect(mc.Status.LastProbeTime.Time).To(BeTemporally(">", back), "member %d probed again", i)
+			g.Expect(dso.Status.MemberClusterStatuses).To(HaveKeyWithValue(mc.Name, HaveField("State", "Ready")), "member %d in the DSO", i)
 		}
-		g.Expect(h.dso(g).Status.LastEvaluationTime.Time).To(BeTemporally(">", back), "the DSO is evaluated again")
 	}, timeout, poll).Should(Succeed())
 	h.waitShares(4, 4, 4)
 	Consistently(func() []int {

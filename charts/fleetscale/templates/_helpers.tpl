@@ -121,6 +121,7 @@ app.kubernetes.io/component: keda-scalers
 - --member-call-timeout={{ .Values.memberCallTimeout }}
 - --hpa-sync-period={{ .Values.hpaSyncPeriod }}
 - --max-jobs-per-evaluation={{ .Values.maxJobsPerEvaluation }}
+- --concurrent-reconciles={{ .Values.concurrentReconciles }}
 - --zap-log-level={{ .Values.logLevel }}
 {{- if .Values.kedaScalers.enabled }}
 - --external-scaler-address={{ include "fleetscale.externalScalerAddress" . }}

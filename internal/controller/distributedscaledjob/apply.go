@@ -2,7 +2,6 @@ package distributedscaledjob
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -27,10 +26,11 @@ type memberOps struct {
 // apply carries out the plan: per member, in parallel (each call bounded by that member's
 // timeout, so a slow member delays no other), delete what the plan deletes, then create the
 // failover copies and the new Jobs. Nothing is created while the spec is invalid; deletions of
-// outdated and finished Jobs go on whatever the triggers say.
-func (r *Reconciler) apply(ctx context.Context, s *scope) error {
+// outdated and finished Jobs go on whatever the triggers say. Failures are recorded per member
+// in s.applyErrors (status, Event, a retry after applyRetry), not returned.
+func (r *Reconciler) apply(ctx context.Context, s *scope) {
 	if s.plan == nil {
-		return nil
+		return
 	}
 	ops := map[string]*memberOps{}
 	get := func(name string) *memberOps {
@@ -52,7 +52,6 @@ func (r *Reconciler) apply(ctx context.Context, s *scope) error {
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var errs []error
 	for name, op := range ops {
 		if op.mv == nil || op.mv.member == nil {
 			continue
@@ -71,9 +70,6 @@ func (r *Reconciler) apply(ctx context.Context, s *scope) error {
 			for _, err := range res.errs {
 				s.applyErrors[name] = append(s.applyErrors[name], err.Error())
 			}
-			if len(res.errs) > 0 {
-				errs = append(errs, fmt.Errorf("member %s: %w", name, errors.Join(res.errs...)))
-			}
 		}()
 	}
 	wg.Wait()
@@ -82,10 +78,6 @@ func (r *Reconciler) apply(ctx context.Context, s *scope) error {
 		made = append(made, f.Failover)
 	}
 	s.plan.SettleFailovers(made)
-	if len(errs) > 0 {
-		return fmt.Errorf("applying the plan: %w", errors.Join(errs...))
-	}
-	return nil
 }
 
 type memberResult struct {

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -24,6 +23,7 @@ import (
 	"github.com/fleetscale/fleetscale/internal/jobs"
 	"github.com/fleetscale/fleetscale/internal/member"
 	"github.com/fleetscale/fleetscale/internal/metrics"
+	"github.com/fleetscale/fleetscale/internal/quiet"
 	"github.com/fleetscale/fleetscale/internal/scalers"
 	"github.com/fleetscale/fleetscale/internal/tenancy"
 )
@@ -47,6 +47,8 @@ type Reconciler struct {
 	Namespace string
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
+	// MaxConcurrentReconciles is the number of workers (0: controller-runtime's 1).
+	MaxConcurrentReconciles int
 	// Jobs caches the DSJs' Jobs and pods in the members (label jobs.LabelDSJUID);
 	// SetupWithManager makes one when nil.
 	Jobs *member.JobWatcher
@@ -59,6 +61,8 @@ type Reconciler struct {
 	// triggers caches one scaler per trigger and reads them off the worker.
 	triggers  *scalers.Cache
 	cacheOnce sync.Once
+	// memory holds the status computed but not written (only bookkeeping moved).
+	memory quiet.Memory[v1alpha1.DistributedScaledJobStatus]
 }
 
 // +kubebuilder:rbac:groups=keda.kedify.io,resources=distributedscaledjobs,verbs=get;list;watch;update;patch
@@ -75,11 +79,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		if apierrors.IsNotFound(err) {
 			r.Metrics.ForgetDSJ(req.Namespace, req.Name)
 			r.triggerCache().Forget(req.NamespacedName)
+			r.memory.Forget(req.NamespacedName)
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !dsj.DeletionTimestamp.IsZero() {
 		r.triggerCache().Forget(req.NamespacedName)
+		r.memory.Forget(req.NamespacedName)
 		return reconcile.Result{}, r.finalize(ctx, &dsj)
 	}
 	if err := r.addFinalizer(ctx, &dsj); err != nil {
@@ -87,6 +93,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	}
 
 	s := newScope(&dsj, r.now())
+	if prev, ok := r.memory.Recall(req.NamespacedName, &s.orig.Status); ok {
+		s.prev, s.dsj.Status = *prev.DeepCopy(), *prev.DeepCopy()
+	}
 	defer func() {
 		retErr = errors.Join(retErr, r.patchStatus(ctx, s))
 	}()
@@ -103,7 +112,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		return reconcile.Result{RequeueAfter: time.Second}, nil
 	}
 	r.evaluate(ctx, s)
-	applyErr := r.apply(ctx, s)
+	// A member whose Job operations fail is reported in its status line and by a
+	// JobOperationFailed Event and retried soon (requeueAfter); returning the error would make
+	// controller-runtime drop the RequeueAfter and back off, slowing the healthy members too.
+	r.apply(ctx, s)
 	s.summarize()
 	mirrorErr := r.mirrorDesired(ctx, s)
 	r.emitEvents(s)
@@ -116,7 +128,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		value, _ := strconv.ParseFloat(t.Value, 64)
 		r.Metrics.Trigger("dsj", dsj.Namespace, dsj.Name, name, value, t.Error != "")
 	}
-	return reconcile.Result{RequeueAfter: s.requeueAfter()}, errors.Join(applyErr, mirrorErr)
+	if mirrorErr != nil {
+		return reconcile.Result{}, mirrorErr
+	}
+	return reconcile.Result{RequeueAfter: s.requeueAfter()}, nil
 }
 
 func (r *Reconciler) now() time.Time {
@@ -140,16 +155,35 @@ func (r *Reconciler) setDefaults() {
 // read (members that left the map are removed), and nothing when it did not change.
 func (r *Reconciler) patchStatus(ctx context.Context, s *scope) error {
 	s.dsj.Status.ObservedGeneration = s.dsj.Generation
-	if equality.Semantic.DeepEqual(s.dsj.Status, s.orig.Status) {
+	key := client.ObjectKeyFromObject(s.dsj)
+	if quiet.SameJSON(bookkeeping(s.dsj.Status), bookkeeping(s.orig.Status)) {
+		// Only bookkeeping moved: remember it for the next evaluation, write nothing.
+		r.memory.Remember(key, &s.orig.Status, *s.dsj.Status.DeepCopy())
 		return nil
 	}
 	if err := r.Status().Patch(ctx, s.dsj, client.MergeFrom(s.orig)); err != nil {
+		r.memory.Forget(key)
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
 		return fmt.Errorf("patch status: %w", err)
 	}
+	r.memory.Remember(key, &s.dsj.Status, *s.dsj.Status.DeepCopy())
 	return nil
+}
+
+// bookkeeping returns st without the fields that move on evaluations that decide nothing new:
+// lastActiveTime (refreshed while a trigger stays active) and the members'
+// lastScalingProgressTime (refreshed while no Job is stuck). They are written with the next
+// real change; neither decides anything.
+func bookkeeping(st v1alpha1.DistributedScaledJobStatus) v1alpha1.DistributedScaledJobStatus {
+	st = *st.DeepCopy()
+	st.LastActiveTime = nil
+	for name, ms := range st.MemberClusterStatuses {
+		ms.LastScalingProgressTime = nil
+		st.MemberClusterStatuses[name] = ms
+	}
+	return st
 }
 
 // mirrorDesired writes status.desiredJobs into spec.desiredJobs (the DSJ's /scale), as the DSO

@@ -209,8 +209,16 @@ func (s *scope) requeueAfter() time.Duration {
 			next = d
 		}
 	}
+	if len(s.applyErrors) > 0 {
+		// A failed member is retried on its own cadence, not with controller-runtime's backoff.
+		next = min(next, applyRetry)
+	}
 	return next
 }
+
+// applyRetry is how soon an evaluation whose Job operations failed in some member comes back
+// (the HPA's sync period, as the DSO retries a failed /scale write).
+const applyRetry = 15 * time.Second
 
 // frozen: nothing may be decided from the triggers (bad spec, or every trigger failing).
 func (s *scope) frozen() bool {

@@ -2,8 +2,6 @@ package distributedscaledobject
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -103,17 +101,17 @@ func (mv *memberView) writePending() bool {
 
 // apply writes each Ready member's share through its target's /scale, in parallel, only where
 // it differs. Every call is bounded by that member's timeout, so a hung member delays no other.
-// While the triggers are broken and no fallback applies, nothing is written: a trigger error
-// never scales a healthy member down.
-func (r *Reconciler) apply(ctx context.Context, s *scope) error {
+// A failed write is recorded in s.applyErrors (status, ScaleFailed Event, a retry after the
+// sync period), not returned. While the triggers are broken and no fallback applies, nothing is
+// written: a trigger error never scales a healthy member down.
+func (r *Reconciler) apply(ctx context.Context, s *scope) {
 	if s.frozen() {
-		return nil
+		return
 	}
 	gvk := targetGVK(s.dso)
 	name := s.dso.Spec.ScaledObjectSpec.ScaleTargetRef.Name
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var errs []error
 	for _, mv := range s.members {
 		if !mv.writePending() {
 			continue
@@ -130,17 +128,12 @@ func (r *Reconciler) apply(ctx context.Context, s *scope) error {
 			defer mu.Unlock()
 			if err != nil {
 				s.applyErrors[mv.name] = err.Error()
-				errs = append(errs, err)
 				return
 			}
 			mv.applied, mv.replicasAfter = true, mv.result.Write
 		}()
 	}
 	wg.Wait()
-	if len(errs) > 0 {
-		return fmt.Errorf("scaling members: %w", errors.Join(errs...))
-	}
-	return nil
 }
 
 // frozen: the total could not be computed from any trigger and no fallback replaced it.

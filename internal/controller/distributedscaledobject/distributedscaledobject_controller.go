@@ -12,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,6 +24,7 @@ import (
 	"github.com/fleetscale/fleetscale/internal/autoscaling"
 	"github.com/fleetscale/fleetscale/internal/member"
 	"github.com/fleetscale/fleetscale/internal/metrics"
+	"github.com/fleetscale/fleetscale/internal/quiet"
 	"github.com/fleetscale/fleetscale/internal/scalers"
 	"github.com/fleetscale/fleetscale/internal/tenancy"
 )
@@ -48,10 +51,14 @@ type Reconciler struct {
 	SyncPeriod time.Duration
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
+	// MaxConcurrentReconciles is the number of workers (0: controller-runtime's 1).
+	MaxConcurrentReconciles int
 
 	// triggers caches one scaler per trigger and reads them off the worker.
 	triggers  *scalers.Cache
 	cacheOnce sync.Once
+	// memory holds the status computed but not written (only bookkeeping moved).
+	memory quiet.Memory[v1alpha1.DistributedScaledObjectStatus]
 }
 
 // +kubebuilder:rbac:groups=keda.kedify.io,resources=distributedscaledobjects,verbs=get;list;watch;update;patch
@@ -68,11 +75,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 		if apierrors.IsNotFound(err) {
 			r.Metrics.ForgetDSO(req.Namespace, req.Name)
 			r.triggerCache().Forget(req.NamespacedName)
+			r.memory.Forget(req.NamespacedName)
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !dso.DeletionTimestamp.IsZero() {
 		r.triggerCache().Forget(req.NamespacedName)
+		r.memory.Forget(req.NamespacedName)
 		return reconcile.Result{}, r.finalize(ctx, &dso)
 	}
 	if err := r.syncFinalizer(ctx, &dso); err != nil {
@@ -80,6 +89,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	}
 
 	s := newScope(&dso, r.now())
+	r.recall(s)
 	defer func() {
 		retErr = errors.Join(retErr, r.patchStatus(ctx, s))
 	}()
@@ -108,12 +118,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 	if err := r.persistShares(ctx, s); err != nil {
 		return reconcile.Result{}, err
 	}
-	applyErr := r.apply(ctx, s)
+	// A member whose write fails is reported in its status line and by a ScaleFailed Event,
+	// and retried after the sync period (requeueAfter): returning the error would make
+	// controller-runtime drop the RequeueAfter and back off exponentially, slowing the cadence
+	// for the healthy members too.
+	r.apply(ctx, s)
 	mirrorErr := r.mirrorTotal(ctx, s)
 	s.summarize()
 	r.emitEvents(s)
 	r.recordMetrics(s)
-	return reconcile.Result{RequeueAfter: s.requeueAfter(r.syncPeriod())}, errors.Join(applyErr, mirrorErr)
+	if mirrorErr != nil {
+		return reconcile.Result{}, mirrorErr
+	}
+	return reconcile.Result{RequeueAfter: s.requeueAfter(r.syncPeriod())}, nil
 }
 
 func (r *Reconciler) now() time.Time {
@@ -132,15 +149,71 @@ func (r *Reconciler) syncPeriod() time.Duration {
 
 // patchStatus writes the status the scope computed as a merge patch against the status as
 // read, so members that left the map are removed (null) and nothing else is touched.
+//
+// Nothing is written when only bookkeeping moved (bookkeeping): what was computed is kept in
+// memory and is the next evaluation's previous status, so a settled DSO is never rewritten.
 func (r *Reconciler) patchStatus(ctx context.Context, s *scope) error {
 	s.dso.Status.ObservedGeneration = s.dso.Generation
+	key := client.ObjectKeyFromObject(s.dso)
+	if quiet.SameJSON(bookkeeping(s.dso.Status), bookkeeping(s.orig.Status)) {
+		r.memory.Remember(key, &s.orig.Status, *s.dso.Status.DeepCopy())
+		return nil
+	}
 	if err := r.Status().Patch(ctx, s.dso, client.MergeFrom(s.orig)); err != nil {
+		r.memory.Forget(key)
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
 		return fmt.Errorf("patch status: %w", err)
 	}
+	r.memory.Remember(key, &s.dso.Status, *s.dso.Status.DeepCopy())
 	return nil
+}
+
+// bookkeeping returns st without the fields that move on evaluations that decide nothing new:
+// lastEvaluationTime, lastActiveTime (refreshed on every active evaluation; it only matters
+// once the triggers go inactive, which changes the Active condition and so writes it), the HPA
+// history (its timestamps move on every evaluation; a new scale event comes with a new total)
+// and the members' lastScalingProgressTime (refreshed while ready replicas keep up). These are
+// written with the next real change.
+func bookkeeping(st v1alpha1.DistributedScaledObjectStatus) v1alpha1.DistributedScaledObjectStatus {
+	st = *st.DeepCopy()
+	st.LastEvaluationTime, st.LastActiveTime, st.ScalingHistory = nil, nil, nil
+	for name, ms := range st.MemberClusterStatuses {
+		ms.LastScalingProgressTime = nil
+		st.MemberClusterStatuses[name] = ms
+	}
+	return st
+}
+
+// recall makes the status computed by the last evaluation that was not written the previous
+// status, when the stored one is still what it was computed from. Without it (a new process,
+// or someone else wrote status) the stored bookkeeping may be older than the truth, so it is
+// read conservatively: a DSO stored as active counts as active at least until this process
+// started (its cooldown cannot start earlier than KEDA's would), and no member's progress
+// grace period starts before this process could observe it.
+func (r *Reconciler) recall(s *scope) {
+	key := client.ObjectKeyFromObject(s.dso)
+	if prev, ok := r.memory.Recall(key, &s.orig.Status); ok {
+		s.prev = *prev.DeepCopy()
+		s.dso.Status = *prev.DeepCopy()
+		return
+	}
+	started := metav1.NewTime(r.memory.Started())
+	later := func(t *metav1.Time) *metav1.Time {
+		if t == nil || !t.Before(&started) {
+			return t
+		}
+		return started.DeepCopy()
+	}
+	if meta.IsStatusConditionTrue(s.prev.Conditions, v1alpha1.ConditionScaledObjectActive) {
+		s.prev.LastActiveTime = later(s.prev.LastActiveTime)
+	}
+	for name, ms := range s.prev.MemberClusterStatuses {
+		ms.LastScalingProgressTime = later(ms.LastScalingProgressTime)
+		s.prev.MemberClusterStatuses[name] = ms
+	}
+	s.dso.Status = *s.prev.DeepCopy()
 }
 
 // mirrorTotal writes the total into spec.totalTargetReplicas (the DSO's /scale), as an HPA
