@@ -3,14 +3,17 @@ package member
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -64,8 +67,11 @@ type Member struct {
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 
-	mu      sync.RWMutex
-	health  Health
+	mu     sync.RWMutex
+	health Health
+	// watched: WatchKind decided for the kind (true: watching; false: may not watch). Its own
+	// lock: the access review it waits for must not hold up Health.
+	watchMu sync.Mutex
 	watched map[schema.GroupVersionKind]bool
 }
 
@@ -76,13 +82,15 @@ func newMember(parent context.Context, mc memberConfig) (*Member, error) {
 	}
 	// No rest.Config.Timeout: it would cut the cache's long-running watches. Every call is
 	// bounded by a context deadline instead (Member.callContext).
-	cfg.QPS, cfg.Burst = 50, 100
+	cfg.QPS, cfg.Burst = mc.opts.QPS, mc.opts.Burst
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	cl, err := cluster.New(cfg, func(o *cluster.Options) {
 		o.Scheme = mc.opts.Scheme
+		// The cache holds only target metadata (WatchKind): nothing reads managed fields.
+		o.Cache.DefaultTransform = cache.TransformStripManagedFields()
 		if len(mc.targetNamespaces) > 0 {
 			// Namespaced credentials cannot list cluster-wide.
 			o.Cache.DefaultNamespaces = map[string]cache.Config{}
@@ -137,16 +145,29 @@ func (m *Member) CallContext(ctx context.Context) (context.Context, context.Canc
 	return context.WithTimeout(ctx, m.opts.CallTimeout)
 }
 
-// WatchKind makes the member's cache watch gvk and publish EventTargetChanged for its
-// objects. Idempotent; it does not wait for the first list (a member that is down must not
-// block the caller).
-func (m *Member) WatchKind(gvk schema.GroupVersionKind) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.watched[gvk] {
+// WatchKind makes the member's cache watch the metadata of gvk's objects and publish
+// EventTargetChanged for them, so a target's change is evaluated at once. Only metadata is
+// held (no spec, status or managed fields), and only where the credentials may list and watch
+// the kind: the member role grants */scale for any kind but list/watch only for apps kinds, so
+// a custom resource's target is read through /scale at every evaluation instead (polling
+// interval) and never makes a reflector retry a forbidden list. Idempotent; it does not wait
+// for the first list (a member that is down must not block the caller).
+func (m *Member) WatchKind(ctx context.Context, gvk schema.GroupVersionKind) error {
+	m.watchMu.Lock()
+	defer m.watchMu.Unlock()
+	if _, done := m.watched[gvk]; done {
 		return nil
 	}
-	obj := &unstructured.Unstructured{}
+	allowed, err := m.mayWatch(ctx, gvk)
+	if err != nil {
+		return fmt.Errorf("watch %s in member %s: %w", gvk.Kind, m.name, err)
+	}
+	if !allowed {
+		logf.FromContext(m.ctx).Info("Credentials may not list and watch the target kind: its changes are seen at the polling interval", "kind", gvk.String())
+		m.watched[gvk] = false
+		return nil
+	}
+	obj := &metav1.PartialObjectMetadata{}
 	obj.SetGroupVersionKind(gvk)
 	inf, err := m.cluster.GetCache().GetInformer(m.ctx, obj, cache.BlockUntilSynced(false))
 	if err != nil {
@@ -173,52 +194,108 @@ func (m *Member) WatchKind(gvk schema.GroupVersionKind) error {
 	return nil
 }
 
-// Target is a scale target as the member's cache sees it.
-type Target struct {
-	Exists   bool
-	Replicas int32
-	// ReadyReplicas is status.readyReplicas (else status.availableReplicas) when the kind has it.
-	ReadyReplicas int32
-	// ReadyReplicasKnown: the object reports status.readyReplicas or availableReplicas. Some
-	// kinds omit the field at 0 (a Deployment with no ready pod): the caller then counts the
-	// pods of Selector (ReadyPods).
-	ReadyReplicasKnown bool
-	Selector           string
-	Object             *unstructured.Unstructured
+// mayWatch asks the member (SelfSubjectAccessReview, which every authenticated identity may
+// create) whether the credentials may list and watch gvk in every namespace the cache covers.
+func (m *Member) mayWatch(ctx context.Context, gvk schema.GroupVersionKind) (bool, error) {
+	ctx, cancel := m.CallContext(ctx)
+	defer cancel()
+	mapping, err := m.cluster.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		if meta.IsNoMatchError(err) {
+			// Not served (yet): GetTarget reports it; ask again once it is.
+			return false, nil
+		}
+		return false, err
+	}
+	namespaces := m.targetNamespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
+	}
+	for _, ns := range namespaces {
+		for _, verb := range []string{"list", "watch"} {
+			review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: verb,
+					Group: gvk.Group, Version: gvk.Version, Resource: mapping.Resource.Resource}}}
+			res, err := m.clientset.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+			if err != nil {
+				return false, fmt.Errorf("access review: %w", err)
+			}
+			if !res.Status.Allowed {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
 }
 
-// GetTarget reads the target from the member's cache (call WatchKind first). It fails when
-// the cache has not synced within the member's timeout, so an unreachable member reports an
-// error rather than a missing target.
+// Target is a scale target as its scale subresource reports it.
+type Target struct {
+	Exists bool
+	// Replicas is the /scale spec.replicas: what is set (the HPA's currentReplicas).
+	Replicas int32
+	// StatusReplicas is the /scale status.replicas: what the workload's controller runs.
+	StatusReplicas int32
+	// Selector is the /scale status.selector (the pods the target runs); empty when the kind
+	// declares none (a CRD's scale subresource without labelSelectorPath).
+	Selector string
+}
+
+// GetTarget reads the target's scale subresource from the member's API server, bounded by
+// the member's timeout. The member role grants */scale for any kind, so this is the one read
+// that works for every scalable kind, custom resources included. A target that does not exist
+// is Exists false without an error; a kind the member does not serve, a forbidden read or an
+// unreachable member is an error (apierrors.IsForbidden, meta.IsNoMatchError tell them apart).
 func (m *Member) GetTarget(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (Target, error) {
 	ctx, cancel := m.CallContext(ctx)
 	defer cancel()
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(gvk)
-	if err := m.cluster.GetClient().Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, obj); err != nil {
-		if apierrors.IsNotFound(err) {
+	obj.SetNamespace(namespace)
+	obj.SetName(name)
+	scale := &unstructured.Unstructured{}
+	scale.SetGroupVersionKind(autoscalingv1.SchemeGroupVersion.WithKind("Scale"))
+	if err := m.cluster.GetClient().SubResource("scale").Get(ctx, obj, scale); err != nil {
+		if apierrors.IsNotFound(err) && notFoundNamed(err, name) {
 			return Target{}, nil
 		}
-		return Target{}, fmt.Errorf("get %s %s/%s in member %s: %w", gvk.Kind, namespace, name, m.name, err)
+		if apierrors.IsNotFound(err) {
+			// The path, not the object, is missing: the kind has no scale subresource.
+			err = fmt.Errorf("%w: %s has no scale subresource", ErrNotScalable, gvk.Kind)
+		}
+		return Target{}, fmt.Errorf("get %s %s/%s/scale in member %s: %w", gvk.Kind, namespace, name, m.name, err)
 	}
-	t := Target{Exists: true, Object: obj, Replicas: 1}
-	if r, found, _ := unstructured.NestedInt64(obj.Object, "spec", "replicas"); found {
+	t := Target{Exists: true}
+	if r, found, _ := unstructured.NestedInt64(scale.Object, "spec", "replicas"); found {
 		t.Replicas = int32(r)
 	}
-	if r, found, _ := unstructured.NestedInt64(obj.Object, "status", "readyReplicas"); found {
-		t.ReadyReplicas, t.ReadyReplicasKnown = int32(r), true
-	} else if r, found, _ := unstructured.NestedInt64(obj.Object, "status", "availableReplicas"); found {
-		t.ReadyReplicas, t.ReadyReplicasKnown = int32(r), true
+	if r, found, _ := unstructured.NestedInt64(scale.Object, "status", "replicas"); found {
+		t.StatusReplicas = int32(r)
 	}
-	if raw, found, _ := unstructured.NestedMap(obj.Object, "spec", "selector"); found {
-		var ls metav1.LabelSelector
-		if runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &ls) == nil {
-			if sel, err := metav1.LabelSelectorAsSelector(&ls); err == nil {
-				t.Selector = sel.String()
-			}
-		}
+	if sel, found, _ := unstructured.NestedString(scale.Object, "status", "selector"); found {
+		t.Selector = sel
 	}
 	return t, nil
+}
+
+// ErrNotScalable: the target's kind is served but has no scale subresource.
+var ErrNotScalable = errors.New("not scalable")
+
+// notFoundNamed: a 404 about the object name (it does not exist), not about the path.
+func notFoundNamed(err error, name string) bool {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return false
+	}
+	d := status.Status().Details
+	return d != nil && d.Name == name
+}
+
+// Permanent reports whether a GetTarget error stays as long as the member's credentials,
+// kinds and this DSO's spec do: forbidden, unauthorized, a kind the member does not serve or
+// cannot scale. Waiting for such a read is pointless; a timeout or an unreachable member is
+// not permanent.
+func Permanent(err error) bool {
+	return apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) || meta.IsNoMatchError(err) || errors.Is(err, ErrNotScalable)
 }
 
 // SetReplicas writes replicas through the target's scale subresource, bounded by the member's timeout.
