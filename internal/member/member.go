@@ -69,10 +69,9 @@ type Member struct {
 
 	mu     sync.RWMutex
 	health Health
-	// watched: WatchKind decided for the kind (true: watching; false: may not watch). Its own
-	// lock: the access review it waits for must not hold up Health.
+	// watched is WatchKind's progress per kind. Its own lock, never held across a call.
 	watchMu sync.Mutex
-	watched map[schema.GroupVersionKind]bool
+	watched map[schema.GroupVersionKind]watchState
 }
 
 func newMember(parent context.Context, mc memberConfig) (*Member, error) {
@@ -105,7 +104,7 @@ func newMember(parent context.Context, mc memberConfig) (*Member, error) {
 	ctx, cancel := context.WithCancel(parent)
 	ctx = logf.IntoContext(ctx, logf.FromContext(parent).WithValues("member", mc.name))
 	return &Member{memberConfig: mc, cfg: cfg, clientset: cs, cluster: cl, ctx: ctx, cancel: cancel,
-		watched: map[schema.GroupVersionKind]bool{}}, nil
+		watched: map[schema.GroupVersionKind]watchState{}}, nil
 }
 
 func (m *Member) start() {
@@ -154,24 +153,48 @@ func (m *Member) CallContext(ctx context.Context) (context.Context, context.Canc
 // for the first list (a member that is down must not block the caller).
 func (m *Member) WatchKind(ctx context.Context, gvk schema.GroupVersionKind) error {
 	m.watchMu.Lock()
-	defer m.watchMu.Unlock()
-	if _, done := m.watched[gvk]; done {
+	st := m.watched[gvk]
+	if st.decided || st.pending || time.Since(st.failed) < watchRetry {
+		m.watchMu.Unlock()
 		return nil
 	}
-	allowed, err := m.mayWatch(ctx, gvk)
+	m.watched[gvk] = watchState{pending: true}
+	m.watchMu.Unlock()
+	err := m.watchKind(ctx, gvk)
+	m.watchMu.Lock()
+	defer m.watchMu.Unlock()
 	if err != nil {
+		m.watched[gvk] = watchState{failed: time.Now()}
 		return fmt.Errorf("watch %s in member %s: %w", gvk.Kind, m.name, err)
 	}
-	if !allowed {
-		logf.FromContext(m.ctx).Info("Credentials may not list and watch the target kind: its changes are seen at the polling interval", "kind", gvk.String())
-		m.watched[gvk] = false
-		return nil
+	m.watched[gvk] = watchState{decided: true}
+	return nil
+}
+
+// watchRetry spaces WatchKind's attempts for a kind after one failed, so a member that hangs
+// costs each DSO reconcile nothing here.
+const watchRetry = 30 * time.Second
+
+// watchState is WatchKind's progress for one kind: decided (watching, or may not watch),
+// pending (another caller is asking), or failed at that time.
+type watchState struct {
+	decided, pending bool
+	failed           time.Time
+}
+
+func (m *Member) watchKind(ctx context.Context, gvk schema.GroupVersionKind) error {
+	allowed, err := m.mayWatch(ctx, gvk)
+	if err != nil || !allowed {
+		if err == nil {
+			logf.FromContext(m.ctx).Info("Credentials may not list and watch the target kind: its changes are seen at the polling interval", "kind", gvk.String())
+		}
+		return err
 	}
 	obj := &metav1.PartialObjectMetadata{}
 	obj.SetGroupVersionKind(gvk)
 	inf, err := m.cluster.GetCache().GetInformer(m.ctx, obj, cache.BlockUntilSynced(false))
 	if err != nil {
-		return fmt.Errorf("watch %s in member %s: %w", gvk.Kind, m.name, err)
+		return err
 	}
 	forward := func(o interface{}) {
 		if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
@@ -183,15 +206,12 @@ func (m *Member) WatchKind(ctx context.Context, gvk schema.GroupVersionKind) err
 		}
 		m.notify(Event{Type: EventTargetChanged, Member: m.name, GVK: gvk, Namespace: co.GetNamespace(), Name: co.GetName(), Labels: co.GetLabels()})
 	}
-	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    forward,
 		UpdateFunc: func(_, n interface{}) { forward(n) },
 		DeleteFunc: forward,
-	}); err != nil {
-		return fmt.Errorf("watch %s in member %s: %w", gvk.Kind, m.name, err)
-	}
-	m.watched[gvk] = true
-	return nil
+	})
+	return err
 }
 
 // mayWatch asks the member (SelfSubjectAccessReview, which every authenticated identity may
@@ -201,10 +221,7 @@ func (m *Member) mayWatch(ctx context.Context, gvk schema.GroupVersionKind) (boo
 	defer cancel()
 	mapping, err := m.cluster.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
-		if meta.IsNoMatchError(err) {
-			// Not served (yet): GetTarget reports it; ask again once it is.
-			return false, nil
-		}
+		// Not served (yet) included: asked again after watchRetry.
 		return false, err
 	}
 	namespaces := m.targetNamespaces
