@@ -39,8 +39,11 @@ type Options struct {
 	MemberProbeInterval    time.Duration
 	MemberProbeTimeout     time.Duration
 	MemberCallTimeout      time.Duration
-	HPASyncPeriod          time.Duration
-	ExternalScalerAddress  string
+	// MemberQPS and MemberBurst bound each member client's request rate.
+	MemberQPS             float64
+	MemberBurst           int
+	HPASyncPeriod         time.Duration
+	ExternalScalerAddress string
 	// MaxJobsPerEvaluation caps the Jobs one DSJ evaluation creates (0: the default, 100).
 	MaxJobsPerEvaluation int
 	// MetricsSecure serves /metrics over HTTPS, only to callers the hub's API authenticates
@@ -77,6 +80,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.MemberProbeInterval, "member-probe-interval", 5*time.Second, "How often each member cluster is probed")
 	fs.DurationVar(&o.MemberProbeTimeout, "member-probe-timeout", 3*time.Second, "Bound on one member probe")
 	fs.DurationVar(&o.MemberCallTimeout, "member-call-timeout", 5*time.Second, "Bound on any other call into a member")
+	fs.Float64Var(&o.MemberQPS, "member-qps", 50, "Sustained requests per second of each member cluster's client (client-go QPS)")
+	fs.IntVar(&o.MemberBurst, "member-burst", 100, "Burst of each member cluster's client above --member-qps (client-go Burst)")
 	fs.StringVar(&o.ExternalScalerAddress, "external-scaler-address", "", "host:port of a server speaking KEDA's external-scaler gRPC protocol (fleetscale-keda-scalers) that evaluates trigger types the hub does not implement; empty: such triggers are reported as unsupported")
 	fs.StringVar(&o.ExternalScalerCAFile, "external-scaler-ca-file", "", "PEM CA that signed the KEDA scalers adapter's serving certificate (mTLS; required for a non-loopback --external-scaler-address)")
 	fs.StringVar(&o.ExternalScalerCertFile, "external-scaler-cert-file", "", "PEM client certificate presented to the KEDA scalers adapter (mTLS); re-read at every handshake")
@@ -167,6 +172,8 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		ProbeInterval: o.MemberProbeInterval,
 		ProbeTimeout:  o.MemberProbeTimeout,
 		CallTimeout:   o.MemberCallTimeout,
+		QPS:           float32(o.MemberQPS),
+		Burst:         o.MemberBurst,
 		Scheme:        scheme,
 	})
 	// The hub admin's TenantPolicies, read from the manager's cache: they bound the target
