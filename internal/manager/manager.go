@@ -9,11 +9,14 @@ import (
 	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -145,7 +148,14 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		Scheme: scheme,
 		// Status holds state that decisions rest on (shares, HPA history, original replicas):
 		// a reconcile must never read an older status than the one it just wrote.
-		Client:                  client.Options{Cache: &client.CacheOptions{EnableReadYourWritesConsistency: ptr.To(true)}},
+		//
+		// Secrets and ConfigMaps are never cached: every read of one (a trigger's value, a
+		// TriggerAuthentication's credential, a kubeconfig) goes to the API server, and the
+		// watches that map their changes to DSOs, DSJs and MemberClusters hold metadata only
+		// (builder.OnlyMetadata), so the hub's unrelated Secrets and ConfigMaps cost no memory.
+		Client: client.Options{Cache: &client.CacheOptions{EnableReadYourWritesConsistency: ptr.To(true),
+			DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}}}},
+		Cache:                   cache.Options{DefaultTransform: leanCache},
 		Metrics:                 metricsOptions(o),
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
 		LeaderElection:          o.LeaderElect,
@@ -210,6 +220,19 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		return fmt.Errorf("manager: %w", err)
 	}
 	return nil
+}
+
+// leanCache drops what no reader of the hub cache uses: managed fields of every object, and
+// from metadata-only objects (Secrets, ConfigMaps) kubectl's last-applied-configuration
+// annotation, which holds a whole copy of the object (a Secret's data included).
+func leanCache(in any) (any, error) {
+	if _, err := cache.TransformStripManagedFields()(in); err != nil {
+		return nil, err
+	}
+	if pom, ok := in.(*metav1.PartialObjectMetadata); ok && pom.Annotations != nil {
+		delete(pom.Annotations, corev1.LastAppliedConfigAnnotation)
+	}
+	return in, nil
 }
 
 // positive is d, or nil (controller-runtime's default) when d is not set.

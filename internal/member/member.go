@@ -88,8 +88,8 @@ func newMember(parent context.Context, mc memberConfig) (*Member, error) {
 	}
 	cl, err := cluster.New(cfg, func(o *cluster.Options) {
 		o.Scheme = mc.opts.Scheme
-		// The cache holds only target metadata (WatchKind): nothing reads managed fields.
-		o.Cache.DefaultTransform = cache.TransformStripManagedFields()
+		// The cache holds only target metadata (WatchKind), and of that only identity.
+		o.Cache.DefaultTransform = identityOnly
 		if len(mc.targetNamespaces) > 0 {
 			// Namespaced credentials cannot list cluster-wide.
 			o.Cache.DefaultNamespaces = map[string]cache.Config{}
@@ -124,6 +124,21 @@ func (m *Member) start() {
 func (m *Member) close() {
 	m.cancel()
 	m.done.Wait()
+}
+
+// identityOnly keeps of a cached target's metadata what an EventTargetChanged carries and the
+// informer needs (name, namespace, UID, resourceVersion, generation): a member's other
+// objects of the kind cost a few hundred bytes each, whatever their labels and annotations
+// (kubectl's last-applied-configuration copies a whole workload). Target events carry no
+// labels: DSOs map them by kind, namespace and name.
+func identityOnly(in any) (any, error) {
+	pom, ok := in.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return in, nil
+	}
+	pom.ObjectMeta = metav1.ObjectMeta{Name: pom.Name, Namespace: pom.Namespace, UID: pom.UID,
+		ResourceVersion: pom.ResourceVersion, Generation: pom.Generation, DeletionTimestamp: pom.DeletionTimestamp}
+	return pom, nil
 }
 
 // Name is the member's registered name.
