@@ -155,6 +155,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		// (builder.OnlyMetadata), so the hub's unrelated Secrets and ConfigMaps cost no memory.
 		Client: client.Options{Cache: &client.CacheOptions{EnableReadYourWritesConsistency: ptr.To(true),
 			DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}}}},
+		NewClient:               newClient,
 		Cache:                   cache.Options{DefaultTransform: leanCache},
 		Metrics:                 metricsOptions(o),
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -147,7 +148,7 @@ func TestUnrelatedSecretsDoNotGrowTheController(t *testing.T) {
 	fleettest.Apply(t, f.Hub, ns, dso("by-configmap", "ConfigMap"))
 	fleettest.Apply(t, f.Hub, ns, dso("by-secret", "Secret"))
 
-	ctl := startController(t, f)
+	ctl, metricsAddr := startController(t, f)
 	for _, name := range []string{"by-configmap", "by-secret"} {
 		g.Eventually(func(g Gomega) int32 { return replicasOf(g, f.Member(1), ns, name) }, timeout, poll).Should(BeEquivalentTo(2))
 	}
@@ -155,6 +156,7 @@ func TestUnrelatedSecretsDoNotGrowTheController(t *testing.T) {
 	// seconds of steady state let its start-up garbage be collected.
 	g.Consistently(func(g Gomega) int32 { return replicasOf(g, f.Member(1), ns, "by-configmap") }, 10*time.Second, time.Second).Should(BeEquivalentTo(2))
 	before := vmRSS(g, ctl.PID)
+	heapBefore := goHeap(g, metricsAddr)
 
 	unrelated := f.Namespace(t, "unrelated-")
 	start := time.Now()
@@ -167,6 +169,7 @@ func TestUnrelatedSecretsDoNotGrowTheController(t *testing.T) {
 		"the Secret watch delivered the change after the 2,000 Secrets")
 	g.Consistently(func(g Gomega) int32 { return replicasOf(g, f.Member(1), ns, "by-secret") }, 10*time.Second, time.Second).Should(BeEquivalentTo(3))
 	after := vmRSS(g, ctl.PID)
+	t.Logf("controller Go heap in use %.1f MiB before, %.1f MiB after", mib(heapBefore), mib(goHeap(g, metricsAddr)))
 	t.Logf("controller VmRSS %.1f MiB before, %.1f MiB after %d unrelated Secrets (%.1f MiB of data): %+.1f MiB",
 		mib(before), mib(after), unrelatedSecrets, mib(unrelatedSecrets*secretSize), mib(after-before))
 	g.Expect(after-before).To(BeNumerically("<", maxGrowth), "VmRSS grew by %.1f MiB", mib(after-before))
@@ -213,14 +216,9 @@ func createSecrets(t *testing.T, c client.Client, ns string) {
 
 // startController runs bin/fleetscale-controller against the hub and waits until it is ready;
 // it is stopped at the end of the test.
-func startController(t *testing.T, f *fleettest.Fleet) *demo.Controller {
+func startController(t *testing.T, f *fleettest.Fleet) (*demo.Controller, string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	dir := filepath.Join(f.Env.Dir, "controllers", t.Name())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -230,7 +228,7 @@ func startController(t *testing.T, f *fleettest.Fleet) *demo.Controller {
 	ctl, err := demo.StartController(ctx, demo.Command{Args: []string{controllerBin,
 		"--kubeconfig", f.Env.Hub.KubeconfigPath,
 		"--namespace", plugin.DefaultNamespace,
-		"--metrics-bind-address", "0",
+		"--metrics-bind-address", metricsAddr,
 		"--health-probe-bind-address", addr,
 	}}, dir, addr)
 	if err != nil {
@@ -245,5 +243,34 @@ func startController(t *testing.T, f *fleettest.Fleet) *demo.Controller {
 			t.Error(err)
 		}
 	})
-	return ctl
+	return ctl, metricsAddr
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// goHeap is the controller's go_memstats_heap_inuse_bytes (its /metrics), to tell the Go
+// heap from memory the runtime has not returned to the system yet.
+func goHeap(g Gomega, addr string) int64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	g.Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 1<<20), 1<<20)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "go_memstats_heap_inuse_bytes "); ok {
+			v, err := strconv.ParseFloat(rest, 64)
+			g.Expect(err).NotTo(HaveOccurred())
+			return int64(v)
+		}
+	}
+	g.Expect(sc.Err()).NotTo(HaveOccurred())
+	panic("no go_memstats_heap_inuse_bytes in /metrics")
 }
