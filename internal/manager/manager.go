@@ -11,11 +11,14 @@ import (
 	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	crmanager "sigs.k8s.io/controller-runtime/pkg/manager"
@@ -43,8 +46,11 @@ type Options struct {
 	MemberProbeInterval    time.Duration
 	MemberProbeTimeout     time.Duration
 	MemberCallTimeout      time.Duration
-	HPASyncPeriod          time.Duration
-	ExternalScalerAddress  string
+	// MemberQPS and MemberBurst bound each member client's request rate.
+	MemberQPS             float64
+	MemberBurst           int
+	HPASyncPeriod         time.Duration
+	ExternalScalerAddress string
 	// MaxJobsPerEvaluation caps the Jobs one DSJ evaluation creates (0: the default, 100).
 	MaxJobsPerEvaluation int
 	// MetricsSecure serves /metrics over HTTPS, only to callers the hub's API authenticates
@@ -95,6 +101,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.MemberProbeInterval, "member-probe-interval", 5*time.Second, "How often each member cluster is probed")
 	fs.DurationVar(&o.MemberProbeTimeout, "member-probe-timeout", 3*time.Second, "Bound on one member probe")
 	fs.DurationVar(&o.MemberCallTimeout, "member-call-timeout", 5*time.Second, "Bound on any other call into a member")
+	fs.Float64Var(&o.MemberQPS, "member-qps", 50, "Sustained requests per second of each member cluster's client (client-go QPS)")
+	fs.IntVar(&o.MemberBurst, "member-burst", 100, "Burst of each member cluster's client above --member-qps (client-go Burst)")
 	fs.StringVar(&o.ExternalScalerAddress, "external-scaler-address", "", "host:port of a server speaking KEDA's external-scaler gRPC protocol (fleetscale-keda-scalers) that evaluates trigger types the hub does not implement; empty: such triggers are reported as unsupported")
 	fs.StringVar(&o.ExternalScalerCAFile, "external-scaler-ca-file", "", "PEM CA that signed the KEDA scalers adapter's serving certificate (mTLS; required for a non-loopback --external-scaler-address)")
 	fs.StringVar(&o.ExternalScalerCertFile, "external-scaler-cert-file", "", "PEM client certificate presented to the KEDA scalers adapter (mTLS); re-read at every handshake")
@@ -160,7 +168,15 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		Scheme: scheme,
 		// Status holds state that decisions rest on (shares, HPA history, original replicas):
 		// a reconcile must never read an older status than the one it just wrote.
-		Client:                  client.Options{Cache: &client.CacheOptions{EnableReadYourWritesConsistency: ptr.To(true)}},
+		//
+		// Secrets and ConfigMaps are never cached: every read of one (a trigger's value, a
+		// TriggerAuthentication's credential, a kubeconfig) goes to the API server, and the
+		// watches that map their changes to DSOs, DSJs and MemberClusters hold metadata only
+		// (builder.OnlyMetadata), so the hub's unrelated Secrets and ConfigMaps cost no memory.
+		Client: client.Options{Cache: &client.CacheOptions{EnableReadYourWritesConsistency: ptr.To(true),
+			DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}}}},
+		NewClient:               newClient,
+		Cache:                   cache.Options{DefaultTransform: leanCache},
 		Metrics:                 metricsOptions(o),
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
 		LeaderElection:          o.LeaderElect,
@@ -188,6 +204,8 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		ProbeInterval: o.MemberProbeInterval,
 		ProbeTimeout:  o.MemberProbeTimeout,
 		CallTimeout:   o.MemberCallTimeout,
+		QPS:           float32(o.MemberQPS),
+		Burst:         o.MemberBurst,
 		Scheme:        scheme,
 	})
 	// The hub admin's TenantPolicies, read from the manager's cache: they bound the target
@@ -285,6 +303,19 @@ func gracefulShutdownTimeout(o Options) time.Duration {
 		return DefaultGracefulShutdownTimeout
 	}
 	return o.GracefulShutdownTimeout
+}
+
+// leanCache drops what no reader of the hub cache uses: managed fields of every object, and
+// from metadata-only objects (Secrets, ConfigMaps) kubectl's last-applied-configuration
+// annotation, which holds a whole copy of the object (a Secret's data included).
+func leanCache(in any) (any, error) {
+	if _, err := cache.TransformStripManagedFields()(in); err != nil {
+		return nil, err
+	}
+	if pom, ok := in.(*metav1.PartialObjectMetadata); ok && pom.Annotations != nil {
+		delete(pom.Annotations, corev1.LastAppliedConfigAnnotation)
+	}
+	return in, nil
 }
 
 // positive is d, or nil (controller-runtime's default) when d is not set.

@@ -6,7 +6,8 @@
 // member is bounded by that member's timeout, so one slow or hung member never delays another.
 //
 // Reconcilers get from the Registry: which members exist and whether each is healthy (and
-// since when), a scale client (Member.SetReplicas), a cache of target objects
-// (Member.GetTarget after Member.WatchKind), and Subscribe, a stream of Events on health
-// transitions, registrations and target changes to feed a source.Channel.
+// since when), the target's scale subresource (Member.GetTarget reads it, Member.SetReplicas
+// writes it: /scale is all the member role grants for any kind), a metadata-only watch of the
+// target kind where the credentials allow one (Member.WatchKind), and Subscribe, a stream of
+// Events on health transitions, registrations and target changes to feed a source.Channel.
 package member

@@ -3,14 +3,17 @@ package member
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -64,9 +67,11 @@ type Member struct {
 	cancel context.CancelFunc
 	done   sync.WaitGroup
 
-	mu      sync.RWMutex
-	health  Health
-	watched map[schema.GroupVersionKind]bool
+	mu     sync.RWMutex
+	health Health
+	// watched is WatchKind's progress per kind. Its own lock, never held across a call.
+	watchMu sync.Mutex
+	watched map[schema.GroupVersionKind]watchState
 }
 
 func newMember(parent context.Context, mc memberConfig) (*Member, error) {
@@ -76,13 +81,15 @@ func newMember(parent context.Context, mc memberConfig) (*Member, error) {
 	}
 	// No rest.Config.Timeout: it would cut the cache's long-running watches. Every call is
 	// bounded by a context deadline instead (Member.callContext).
-	cfg.QPS, cfg.Burst = 50, 100
+	cfg.QPS, cfg.Burst = mc.opts.QPS, mc.opts.Burst
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	cl, err := cluster.New(cfg, func(o *cluster.Options) {
 		o.Scheme = mc.opts.Scheme
+		// The cache holds only target metadata (WatchKind), and of that only identity.
+		o.Cache.DefaultTransform = identityOnly
 		if len(mc.targetNamespaces) > 0 {
 			// Namespaced credentials cannot list cluster-wide.
 			o.Cache.DefaultNamespaces = map[string]cache.Config{}
@@ -97,7 +104,7 @@ func newMember(parent context.Context, mc memberConfig) (*Member, error) {
 	ctx, cancel := context.WithCancel(parent)
 	ctx = logf.IntoContext(ctx, logf.FromContext(parent).WithValues("member", mc.name))
 	return &Member{memberConfig: mc, cfg: cfg, clientset: cs, cluster: cl, ctx: ctx, cancel: cancel,
-		watched: map[schema.GroupVersionKind]bool{}}, nil
+		watched: map[schema.GroupVersionKind]watchState{}}, nil
 }
 
 func (m *Member) start() {
@@ -119,6 +126,21 @@ func (m *Member) close() {
 	m.done.Wait()
 }
 
+// identityOnly keeps of a cached target's metadata what an EventTargetChanged carries and the
+// informer needs (name, namespace, UID, resourceVersion, generation): a member's other
+// objects of the kind cost a few hundred bytes each, whatever their labels and annotations
+// (kubectl's last-applied-configuration copies a whole workload). Target events carry no
+// labels: DSOs map them by kind, namespace and name.
+func identityOnly(in any) (any, error) {
+	pom, ok := in.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return in, nil
+	}
+	pom.ObjectMeta = metav1.ObjectMeta{Name: pom.Name, Namespace: pom.Namespace, UID: pom.UID,
+		ResourceVersion: pom.ResourceVersion, Generation: pom.Generation, DeletionTimestamp: pom.DeletionTimestamp}
+	return pom, nil
+}
+
 // Name is the member's registered name.
 func (m *Member) Name() string { return m.name }
 
@@ -137,20 +159,57 @@ func (m *Member) CallContext(ctx context.Context) (context.Context, context.Canc
 	return context.WithTimeout(ctx, m.opts.CallTimeout)
 }
 
-// WatchKind makes the member's cache watch gvk and publish EventTargetChanged for its
-// objects. Idempotent; it does not wait for the first list (a member that is down must not
-// block the caller).
-func (m *Member) WatchKind(gvk schema.GroupVersionKind) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.watched[gvk] {
+// WatchKind makes the member's cache watch the metadata of gvk's objects and publish
+// EventTargetChanged for them, so a target's change is evaluated at once. Only metadata is
+// held (no spec, status or managed fields), and only where the credentials may list and watch
+// the kind: the member role grants */scale for any kind but list/watch only for apps kinds, so
+// a custom resource's target is read through /scale at every evaluation instead (polling
+// interval) and never makes a reflector retry a forbidden list. Idempotent; it does not wait
+// for the first list (a member that is down must not block the caller).
+func (m *Member) WatchKind(ctx context.Context, gvk schema.GroupVersionKind) error {
+	m.watchMu.Lock()
+	st := m.watched[gvk]
+	if st.decided || st.pending || time.Since(st.failed) < watchRetry {
+		m.watchMu.Unlock()
 		return nil
 	}
-	obj := &unstructured.Unstructured{}
+	m.watched[gvk] = watchState{pending: true}
+	m.watchMu.Unlock()
+	err := m.watchKind(ctx, gvk)
+	m.watchMu.Lock()
+	defer m.watchMu.Unlock()
+	if err != nil {
+		m.watched[gvk] = watchState{failed: time.Now()}
+		return fmt.Errorf("watch %s in member %s: %w", gvk.Kind, m.name, err)
+	}
+	m.watched[gvk] = watchState{decided: true}
+	return nil
+}
+
+// watchRetry spaces WatchKind's attempts for a kind after one failed, so a member that hangs
+// costs each DSO reconcile nothing here.
+const watchRetry = 30 * time.Second
+
+// watchState is WatchKind's progress for one kind: decided (watching, or may not watch),
+// pending (another caller is asking), or failed at that time.
+type watchState struct {
+	decided, pending bool
+	failed           time.Time
+}
+
+func (m *Member) watchKind(ctx context.Context, gvk schema.GroupVersionKind) error {
+	allowed, err := m.mayWatch(ctx, gvk)
+	if err != nil || !allowed {
+		if err == nil {
+			logf.FromContext(m.ctx).Info("Credentials may not list and watch the target kind: its changes are seen at the polling interval", "kind", gvk.String())
+		}
+		return err
+	}
+	obj := &metav1.PartialObjectMetadata{}
 	obj.SetGroupVersionKind(gvk)
 	inf, err := m.cluster.GetCache().GetInformer(m.ctx, obj, cache.BlockUntilSynced(false))
 	if err != nil {
-		return fmt.Errorf("watch %s in member %s: %w", gvk.Kind, m.name, err)
+		return err
 	}
 	forward := func(o interface{}) {
 		if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
@@ -162,63 +221,113 @@ func (m *Member) WatchKind(gvk schema.GroupVersionKind) error {
 		}
 		m.notify(Event{Type: EventTargetChanged, Member: m.name, GVK: gvk, Namespace: co.GetNamespace(), Name: co.GetName(), Labels: co.GetLabels()})
 	}
-	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    forward,
 		UpdateFunc: func(_, n interface{}) { forward(n) },
 		DeleteFunc: forward,
-	}); err != nil {
-		return fmt.Errorf("watch %s in member %s: %w", gvk.Kind, m.name, err)
+	})
+	return err
+}
+
+// mayWatch asks the member (SelfSubjectAccessReview, which every authenticated identity may
+// create) whether the credentials may list and watch gvk in every namespace the cache covers.
+func (m *Member) mayWatch(ctx context.Context, gvk schema.GroupVersionKind) (bool, error) {
+	ctx, cancel := m.CallContext(ctx)
+	defer cancel()
+	mapping, err := m.cluster.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		// Not served (yet) included: asked again after watchRetry.
+		return false, err
 	}
-	m.watched[gvk] = true
-	return nil
+	namespaces := m.targetNamespaces
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
+	}
+	for _, ns := range namespaces {
+		for _, verb := range []string{"list", "watch"} {
+			review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: verb,
+					Group: gvk.Group, Version: gvk.Version, Resource: mapping.Resource.Resource}}}
+			res, err := m.clientset.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+			if err != nil {
+				return false, fmt.Errorf("access review: %w", err)
+			}
+			if !res.Status.Allowed {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
 }
 
-// Target is a scale target as the member's cache sees it.
+// Target is a scale target as its scale subresource reports it.
 type Target struct {
-	Exists   bool
+	Exists bool
+	// Replicas is the /scale spec.replicas: what is set (the HPA's currentReplicas).
 	Replicas int32
-	// ReadyReplicas is status.readyReplicas (else status.availableReplicas) when the kind has it.
-	ReadyReplicas int32
-	// ReadyReplicasKnown: the object reports status.readyReplicas or availableReplicas. Some
-	// kinds omit the field at 0 (a Deployment with no ready pod): the caller then counts the
-	// pods of Selector (ReadyPods).
-	ReadyReplicasKnown bool
-	Selector           string
-	Object             *unstructured.Unstructured
+	// StatusReplicas is the /scale status.replicas: what the workload's controller runs.
+	StatusReplicas int32
+	// Selector is the /scale status.selector (the pods the target runs); empty when the kind
+	// declares none (a CRD's scale subresource without labelSelectorPath).
+	Selector string
 }
 
-// GetTarget reads the target from the member's cache (call WatchKind first). It fails when
-// the cache has not synced within the member's timeout, so an unreachable member reports an
-// error rather than a missing target.
+// GetTarget reads the target's scale subresource from the member's API server, bounded by
+// the member's timeout. The member role grants */scale for any kind, so this is the one read
+// that works for every scalable kind, custom resources included. A target that does not exist
+// is Exists false without an error; a kind the member does not serve, a forbidden read or an
+// unreachable member is an error (apierrors.IsForbidden, meta.IsNoMatchError tell them apart).
 func (m *Member) GetTarget(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (Target, error) {
 	ctx, cancel := m.CallContext(ctx)
 	defer cancel()
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(gvk)
-	if err := m.cluster.GetClient().Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, obj); err != nil {
-		if apierrors.IsNotFound(err) {
+	obj.SetNamespace(namespace)
+	obj.SetName(name)
+	scale := &unstructured.Unstructured{}
+	scale.SetGroupVersionKind(autoscalingv1.SchemeGroupVersion.WithKind("Scale"))
+	if err := m.cluster.GetClient().SubResource("scale").Get(ctx, obj, scale); err != nil {
+		if apierrors.IsNotFound(err) && notFoundNamed(err, name) {
 			return Target{}, nil
 		}
-		return Target{}, fmt.Errorf("get %s %s/%s in member %s: %w", gvk.Kind, namespace, name, m.name, err)
+		if apierrors.IsNotFound(err) {
+			// The path, not the object, is missing: the kind has no scale subresource.
+			err = fmt.Errorf("%w: %s has no scale subresource", ErrNotScalable, gvk.Kind)
+		}
+		return Target{}, fmt.Errorf("get %s %s/%s/scale in member %s: %w", gvk.Kind, namespace, name, m.name, err)
 	}
-	t := Target{Exists: true, Object: obj, Replicas: 1}
-	if r, found, _ := unstructured.NestedInt64(obj.Object, "spec", "replicas"); found {
+	t := Target{Exists: true}
+	if r, found, _ := unstructured.NestedInt64(scale.Object, "spec", "replicas"); found {
 		t.Replicas = int32(r)
 	}
-	if r, found, _ := unstructured.NestedInt64(obj.Object, "status", "readyReplicas"); found {
-		t.ReadyReplicas, t.ReadyReplicasKnown = int32(r), true
-	} else if r, found, _ := unstructured.NestedInt64(obj.Object, "status", "availableReplicas"); found {
-		t.ReadyReplicas, t.ReadyReplicasKnown = int32(r), true
+	if r, found, _ := unstructured.NestedInt64(scale.Object, "status", "replicas"); found {
+		t.StatusReplicas = int32(r)
 	}
-	if raw, found, _ := unstructured.NestedMap(obj.Object, "spec", "selector"); found {
-		var ls metav1.LabelSelector
-		if runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &ls) == nil {
-			if sel, err := metav1.LabelSelectorAsSelector(&ls); err == nil {
-				t.Selector = sel.String()
-			}
-		}
+	if sel, found, _ := unstructured.NestedString(scale.Object, "status", "selector"); found {
+		t.Selector = sel
 	}
 	return t, nil
+}
+
+// ErrNotScalable: the target's kind is served but has no scale subresource.
+var ErrNotScalable = errors.New("not scalable")
+
+// notFoundNamed: a 404 about the object name (it does not exist), not about the path.
+func notFoundNamed(err error, name string) bool {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return false
+	}
+	d := status.Status().Details
+	return d != nil && d.Name == name
+}
+
+// Permanent reports whether a GetTarget error stays as long as the member's credentials,
+// kinds and this DSO's spec do: forbidden, unauthorized, a kind the member does not serve or
+// cannot scale. Waiting for such a read is pointless; a timeout or an unreachable member is
+// not permanent.
+func Permanent(err error) bool {
+	return apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) || meta.IsNoMatchError(err) || errors.Is(err, ErrNotScalable)
 }
 
 // SetReplicas writes replicas through the target's scale subresource, bounded by the member's timeout.

@@ -33,6 +33,9 @@ type Options struct {
 	TokenRefreshFraction float64
 	// Scheme for member clients; must include apps/v1, batch/v1 and core/v1.
 	Scheme *runtime.Scheme
+	// QPS and Burst bound each member client's request rate (default 50 and 100).
+	QPS   float32
+	Burst int
 	// Metrics records probes (nil: none).
 	Metrics *metrics.Recorder
 }
@@ -46,6 +49,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 5 * time.Second
+	}
+	if o.QPS <= 0 {
+		o.QPS = 50
+	}
+	if o.Burst <= 0 {
+		o.Burst = 100
 	}
 	if o.TokenRefreshFraction <= 0 || o.TokenRefreshFraction >= 1 {
 		o.TokenRefreshFraction = 1.0 / 3

@@ -19,10 +19,11 @@ const CoreAPIGroup = "core"
 
 // MemberRules are everything the hub may do in a member, cluster-wide (ClusterRole) or per
 // target namespace (Role), and each is used:
-//   - */scale get/update/patch: the DSO writes each member's share through the target's
-//     scale subresource (any kind that has one, unless scaleAPIGroups names the groups);
-//   - deployments, statefulsets, replicasets get/list/watch: the target's existence and
-//     readiness (the hub's member cache watches the target kind), and the health probe;
+//   - */scale get/update/patch: the DSO reads (existence, replicas, selector) and writes each
+//     member's share through the target's scale subresource (any kind that has one, unless
+//     scaleAPIGroups names the groups): nothing else is needed to scale a kind;
+//   - deployments, statefulsets, replicasets get/list/watch: a metadata-only watch of those
+//     target kinds (a target's change is evaluated at once), and the health probe;
 //   - pods get/list/watch: pending detection of DSJ Jobs, readiness, kubernetes-workload;
 //   - jobs create/get/list/watch/delete: the Jobs of DistributedScaledJobs.
 //

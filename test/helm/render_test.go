@@ -618,6 +618,7 @@ leaderElection: {enabled: true}
 memberClusterNamespace: registrations
 memberProbe: {interval: 2s, timeout: 1500ms}
 memberCallTimeout: 4s
+memberClient: {qps: 200, burst: 400}
 hpaSyncPeriod: 30s
 concurrentReconciles: 25
 logLevel: debug
@@ -684,7 +685,7 @@ func checkEveryOption(t *testing.T, r *release) {
 	}
 	o := controllerFlags(t, c.Args)
 	if o.Namespace != "registrations" || o.MemberProbeInterval != 2*time.Second || o.MemberProbeTimeout != 1500*time.Millisecond ||
-		o.MemberCallTimeout != 4*time.Second || o.HPASyncPeriod != 30*time.Second || o.ConcurrentReconciles != 25 || !slices.Contains(c.Args, "--zap-encoder=console") {
+		o.MemberCallTimeout != 4*time.Second || o.MemberQPS != 200 || o.MemberBurst != 400 || o.HPASyncPeriod != 30*time.Second || o.ConcurrentReconciles != 25 || !slices.Contains(c.Args, "--zap-encoder=console") {
 		t.Errorf("controller args %q do not carry the values", c.Args)
 	}
 	if *d.Spec.Replicas != 3 || pod.ServiceAccountName != "fleet-ctrl" || pod.PriorityClassName != "system-cluster-critical" ||

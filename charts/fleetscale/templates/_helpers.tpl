@@ -119,6 +119,8 @@ app.kubernetes.io/component: keda-scalers
 - --member-probe-interval={{ .Values.memberProbe.interval }}
 - --member-probe-timeout={{ .Values.memberProbe.timeout }}
 - --member-call-timeout={{ .Values.memberCallTimeout }}
+- --member-qps={{ .Values.memberClient.qps }}
+- --member-burst={{ .Values.memberClient.burst }}
 - --hpa-sync-period={{ .Values.hpaSyncPeriod }}
 - --max-jobs-per-evaluation={{ .Values.maxJobsPerEvaluation }}
 - --concurrent-reconciles={{ .Values.concurrentReconciles }}

@@ -49,6 +49,10 @@ type Reconciler struct {
 	// SyncPeriod spaces re-evaluations while a rate limit holds the total back, and
 	// rebalancing steps (the HPA's sync period, 15s).
 	SyncPeriod time.Duration
+	// FirstReadTimeout bounds how long a new DSO waits for a member whose target cannot be
+	// read yet (not probed, not connected, read timing out); then that member counts as
+	// unhealthy with its reason (0: DefaultFirstReadTimeout).
+	FirstReadTimeout time.Duration
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
 	// MaxConcurrentReconciles is the number of workers (0: controller-runtime's 1).

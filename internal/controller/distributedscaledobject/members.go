@@ -6,8 +6,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
-	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
@@ -50,8 +51,21 @@ func connecting(mc *v1alpha1.MemberCluster) bool {
 	return true
 }
 
-// observeMembers reads every eligible member's health and target, in parallel, each bounded
-// by that member's timeout; a member that cannot be read keeps its last known replicas.
+// DefaultFirstReadTimeout is how long a new DSO waits for its members' targets to be read.
+const DefaultFirstReadTimeout = 30 * time.Second
+
+func (r *Reconciler) firstReadTimeout() time.Duration {
+	if r.FirstReadTimeout > 0 {
+		return r.FirstReadTimeout
+	}
+	return DefaultFirstReadTimeout
+}
+
+// observeMembers reads every eligible member's health and target (its /scale), in parallel,
+// each bounded by that member's timeout; a member that cannot be read keeps its last known
+// replicas. A read that can never succeed as things are (forbidden, kind not served, no scale
+// subresource) makes the member unhealthy with that reason at once; one that may (not probed
+// yet, timing out) is waited for, on a new DSO, for at most firstReadTimeout.
 //
 // A failure to list the registrations is the hub's, not the spec's: it is returned, so the
 // object is retried with backoff and its status keeps what it said.
@@ -96,40 +110,56 @@ func (r *Reconciler) observeMembers(ctx context.Context, s *scope) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := m.WatchKind(gvk); err != nil {
-				mv.readErr = err.Error()
-				return
-			}
+			// Target events only: without a watch (a kind the credentials may not watch, or
+			// the review failed and is asked again next time) changes are seen at the polling
+			// interval, and the read below decides health either way.
+			_ = m.WatchKind(ctx, gvk)
 			t, err := m.GetTarget(ctx, gvk, mv.namespace, targetName)
 			if err != nil {
 				mv.readErr = err.Error()
-				mv.unknown = !hadPrev
+				mv.unknown = !hadPrev && !member.Permanent(err)
 				return
 			}
 			mv.observed, mv.targetExists = true, t.Exists
 			if t.Exists {
-				mv.current, mv.ready, mv.selector = t.Replicas, t.ReadyReplicas, t.Selector
-				mv.readyKnown = t.ReadyReplicasKnown
-				r.readyFromPods(ctx, m, gvk, mv)
+				mv.current, mv.selector = t.Replicas, t.Selector
+				readyFromPods(ctx, m, mv)
 			}
 		}()
 	}
 	wg.Wait()
+	waitOver := s.now.Sub(s.waitingSince()) >= r.firstReadTimeout()
 	for _, mv := range s.members {
-		if mv.unknown {
-			s.waitingFor = append(s.waitingFor, mv.name)
+		if !mv.unknown {
+			continue
 		}
+		if waitOver {
+			// Bounded: from now on the member is unhealthy with its reason, and the others
+			// are evaluated without it.
+			mv.unknown = false
+			continue
+		}
+		s.waitingFor = append(s.waitingFor, mv.name)
 	}
 	return nil
 }
 
-// readyFromPods completes the target's ready count when its status has none: apps/v1 kinds
-// omit readyReplicas while it is 0; other kinds get their ready pods counted through the
-// /scale selector. A target that reports neither stays unknown and is never treated as slow.
-func (r *Reconciler) readyFromPods(ctx context.Context, m *member.Member, gvk schema.GroupVersionKind, mv *memberView) {
+// waitingSince is when this DSO started waiting for its members' first read: when its Ready
+// condition became WaitingForMembers, else now.
+func (s *scope) waitingSince() time.Time {
+	if c := meta.FindStatusCondition(s.prev.Conditions, v1alpha1.ConditionReady); c != nil && c.Reason == ReasonWaitingForMembers {
+		return c.LastTransitionTime.Time
+	}
+	return s.now
+}
+
+// readyFromPods counts the target's ready pods through its /scale selector (the HPA's rule,
+// member.ReadyPods): /scale has no ready count, and it is all the member role grants for any
+// kind. A target at 0 replicas has 0 ready; one whose /scale declares no selector, or whose
+// pods cannot be listed, stays unknown and is never treated as slow.
+func readyFromPods(ctx context.Context, m *member.Member, mv *memberView) {
 	switch {
-	case mv.readyKnown:
-	case mv.current == 0 || gvk.Group == "apps":
+	case mv.current == 0:
 		mv.ready, mv.readyKnown = 0, true
 	case mv.selector != "":
 		if n, err := m.ReadyPods(ctx, mv.namespace, mv.selector); err == nil {

@@ -51,7 +51,7 @@ type memberView struct {
 	namespace string
 	apiReady  bool
 	apiReason string
-	// observed: the target was read from the member's cache just now.
+	// observed: the target's /scale was read from the member just now.
 	observed     bool
 	targetExists bool
 	current      int32

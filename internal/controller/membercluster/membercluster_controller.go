@@ -47,6 +47,7 @@ type Reconciler struct {
 // +kubebuilder:rbac:groups=keda.kedify.io,resources=memberclusters,verbs=get;list;watch
 // +kubebuilder:rbac:groups=keda.kedify.io,resources=memberclusters/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// (list/watch: the metadata-only Secret watch; get: the direct read of a kubeconfig.)
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile registers, re-registers or unregisters one member.
@@ -174,7 +175,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("membercluster").
 		For(&v1alpha1.MemberCluster{}, builder.WithPredicates(inNamespace, predicate.GenerationChangedPredicate{})).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.membersForSecret), builder.WithPredicates(inNamespace)).
+		// Metadata only: the kubeconfig is read directly (manager.Run keeps Secrets out of
+		// the cache), so no Secret's data is ever cached.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.membersForSecret), builder.WithPredicates(inNamespace), builder.OnlyMetadata).
 		Complete(r)
 }
 

@@ -49,7 +49,11 @@ func Index(mgr ctrl.Manager, obj client.Object, triggersOf func(client.Object) [
 // Watches adds watches on ConfigMaps and Secrets that enqueue the objects (listed with
 // newList, indexed with Index) whose triggers read the changed object, and, when KEDA's CRDs
 // are installed in the hub, on TriggerAuthentications and ClusterTriggerAuthentications
-// (clusterNamespace holds the Secrets of the latter).
+// (clusterNamespace holds the Secrets of the latter). The ConfigMap and Secret watches hold
+// metadata only (builder.OnlyMetadata): a mapping needs a name, and the hub's unrelated
+// Secrets and ConfigMaps must cost no memory. Triggers read the referenced ones directly from
+// the API server (manager.Run disables the cache for both kinds): a change is one watch event
+// and one GET.
 func Watches(mgr ctrl.Manager, b *builder.Builder, c client.Reader, newList func() client.ObjectList, clusterNamespace string) (*builder.Builder, error) {
 	auth, err := kedaInstalled(mgr)
 	if err != nil {
@@ -57,8 +61,8 @@ func Watches(mgr ctrl.Manager, b *builder.Builder, c client.Reader, newList func
 	}
 	m := &mapper{c: c, newList: newList, clusterNamespace: clusterNamespace, auth: auth}
 	b = b.
-		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(m.forObject(scalers.KindConfigMap))).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(m.forObject(scalers.KindSecret)))
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(m.forObject(scalers.KindConfigMap)), builder.OnlyMetadata).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(m.forObject(scalers.KindSecret)), builder.OnlyMetadata)
 	if !auth {
 		ctrl.Log.WithName("triggerwatch").Info("KEDA's TriggerAuthentication CRDs are not installed in the hub: authenticationRef changes are seen at the next polling interval")
 		return b, nil
