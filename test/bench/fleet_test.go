@@ -37,11 +37,11 @@ import (
 
 // The fleet benchmark's size, from the environment (defaults: the figures).
 const (
-	dsosEnv    = "BENCH_DSOS"    // DSOs (default 1000)
-	membersEnv = "BENCH_MEMBERS" // member clusters, apiserver only (default 10)
-	hangEnv    = "BENCH_HANGING" // DSOs whose three external scalers hang (default 100)
+	dsosEnv         = "BENCH_DSOS"    // DSOs (default 1000)
+	membersEnv      = "BENCH_MEMBERS" // member clusters, apiserver only (default 10)
+	hangEnv         = "BENCH_HANGING" // DSOs whose three external scalers hang (default 100)
 	fleetChangesEnv = "BENCH_CHANGES" // ConfigMap changes measured per phase (default 40)
-	windowEnv  = "BENCH_WINDOW"  // steady-state window (default 60s)
+	windowEnv       = "BENCH_WINDOW"  // steady-state window (default 60s)
 )
 
 const fleetNS = "fleet"
