@@ -106,6 +106,9 @@ func reportFleet(b *testing.B, root string, r fleetResult) {
 	for _, w := range r.WriteBreakdown {
 		p("- %s\n", w)
 	}
+	if r.HangingStatus != "" {
+		p("\nStatus of %s at the end (its scalers hang): %s\n", appName("hang", 0), r.HangingStatus)
+	}
 	p("\nSetup (clusters, registrations, %d Deployments, %d ConfigMaps and DSOs) took %.0f s and is not measured.\n",
 		r.Size.DSOs*r.Size.Members, r.Size.DSOs, r.Setup.Seconds())
 	for _, ph := range []phaseResult{r.Loaded, r.Hanging} {

@@ -89,6 +89,8 @@ type fleetResult struct {
 	CPUPercentIdle          float64
 	RSSBytes, PeakRSSBytes  int64
 	Loaded, Hanging         phaseResult
+	// HangingStatus is what a hanging DSO's Ready condition says (that its scalers did hang).
+	HangingStatus string
 }
 
 type phaseResult struct {
@@ -256,6 +258,7 @@ func BenchmarkFleetAtScale(b *testing.B) {
 		// Let every hanging DSO reach its first evaluation, and its reads their time budget.
 		time.Sleep(2*scalers.DefaultReadBudget + 5*time.Second) // a measurement, not a test
 		res.Hanging = measure(fmt.Sprintf("with %d hanging DSOs", size.Hanging))
+		res.HangingStatus = hangingStatus(ctx, hub)
 	}
 	b.StopTimer()
 	if err := ctl.exitedErr(); err != nil {
@@ -616,4 +619,16 @@ func currentRSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+func hangingStatus(ctx context.Context, hub client.Client) string {
+	var dso v1alpha1.DistributedScaledObject
+	if err := hub.Get(ctx, client.ObjectKey{Namespace: fleetNS, Name: appName("hang", 0)}, &dso); err != nil {
+		return err.Error()
+	}
+	var parts []string
+	for _, c := range dso.Status.Conditions {
+		parts = append(parts, fmt.Sprintf("%s=%s (%s: %s)", c.Type, c.Status, c.Reason, c.Message))
+	}
+	return strings.Join(parts, "; ")
 }
