@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -25,6 +26,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/benchreport"
@@ -37,18 +39,21 @@ import (
 
 // The fleet benchmark's size, from the environment (defaults: the figures).
 const (
-	dsosEnv         = "BENCH_DSOS"    // DSOs (default 1000)
-	membersEnv      = "BENCH_MEMBERS" // member clusters, apiserver only (default 10)
-	hangEnv         = "BENCH_HANGING" // DSOs whose three external scalers hang (default 100)
-	fleetChangesEnv = "BENCH_CHANGES" // ConfigMap changes measured per phase (default 40)
-	windowEnv       = "BENCH_WINDOW"  // steady-state window (default 60s)
+	dsosEnv         = "BENCH_DSOS"            // DSOs (default 1000)
+	membersEnv      = "BENCH_MEMBERS"         // member clusters, apiserver only (default 10)
+	hangEnv         = "BENCH_HANGING"         // DSOs whose three external scalers hang (default 100)
+	fleetChangesEnv = "BENCH_CHANGES"         // ConfigMap changes measured per phase (default 40)
+	windowEnv       = "BENCH_WINDOW"          // steady-state window (default 60s)
+	budgetEnv       = "BENCH_BUDGET"          // most time one phase (cold start, each series of changes) takes (default 4m)
+	argsEnv         = "BENCH_CONTROLLER_ARGS" // extra controller flags, space-separated (default none)
 )
 
 const fleetNS = "fleet"
 
 type fleetSize struct {
 	DSOs, Members, Hanging, Changes int
-	Window                          time.Duration
+	Window, Budget                  time.Duration
+	ControllerArgs                  []string
 }
 
 func fleetSizeFromEnv(tb testing.TB) fleetSize {
@@ -63,13 +68,18 @@ func fleetSizeFromEnv(tb testing.TB) fleetSize {
 		return def
 	}
 	s := fleetSize{DSOs: n(dsosEnv, 1000), Members: n(membersEnv, 10), Hanging: n(hangEnv, 100), Changes: n(fleetChangesEnv, 40), Window: time.Minute}
-	if v := os.Getenv(windowEnv); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			tb.Fatalf("%s=%q: %v", windowEnv, v, err)
+	dur := func(env string, def time.Duration) time.Duration {
+		if v := os.Getenv(env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				tb.Fatalf("%s=%q: %v", env, v, err)
+			}
+			return d
 		}
-		s.Window = d
+		return def
 	}
+	s.Window, s.Budget = dur(windowEnv, time.Minute), dur(budgetEnv, 4*time.Minute)
+	s.ControllerArgs = strings.Fields(os.Getenv(argsEnv))
 	if s.DSOs < 1 || s.Members < 1 || s.Changes < 1 {
 		tb.Fatalf("need at least one DSO, member and change: %+v", s)
 	}
@@ -98,6 +108,8 @@ type phaseResult struct {
 	// Commit is the ConfigMap update's own round trip; First the first member's new share.
 	Commit, First []time.Duration
 	Failed        []string
+	// Skipped changes were not made: the phase had used its time budget.
+	Skipped int
 }
 
 // BenchmarkFleetAtScale: one hub and BENCH_MEMBERS (10) apiserver-only members sharing one
@@ -110,6 +122,7 @@ type phaseResult struct {
 // writes its section of docs/benchmarks.md and its samples for the plot (make bench).
 func BenchmarkFleetAtScale(b *testing.B) {
 	size := fleetSizeFromEnv(b)
+	ctrllog.SetLogger(logr.Discard()) // the plugin library's logs; the controller logs to its file
 	root, err := clusterenv.RepoRoot()
 	if err != nil {
 		b.Fatal(err)
@@ -176,14 +189,14 @@ func BenchmarkFleetAtScale(b *testing.B) {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	ctl, err := startProcess(b, "fleetscale-controller", filepath.Join(dir, "controller.log"), nil, bin,
-		"--kubeconfig", env.Hub.KubeconfigPath, "--namespace", plugin.DefaultNamespace,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", health)
+	args := append([]string{bin, "--kubeconfig", env.Hub.KubeconfigPath, "--namespace", plugin.DefaultNamespace,
+		"--metrics-bind-address", "0", "--health-probe-bind-address", health}, size.ControllerArgs...)
+	ctl, err := startProcess(b, "fleetscale-controller", filepath.Join(dir, "controller.log"), nil, args...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	if err := waitAll(watchers, want, 10*time.Minute, ctl); err != nil {
+	if err := waitAll(watchers, want, size.Budget, ctl); err != nil {
 		res.ColdFailed = err.Error()
 		b.Logf("cold start: %v", err)
 	}
@@ -221,7 +234,12 @@ func BenchmarkFleetAtScale(b *testing.B) {
 	current := map[int]int32{}
 	measure := func(phase string) phaseResult {
 		var pr phaseResult
+		end := time.Now().Add(size.Budget)
 		for k := 0; k < size.Changes; k++ {
+			if time.Now().After(end) {
+				pr.Skipped = size.Changes - k
+				break
+			}
 			i := (k * 7919) % size.DSOs // spread over the fleet; a prime stride
 			total := high
 			if current[i] == high {
@@ -234,7 +252,7 @@ func BenchmarkFleetAtScale(b *testing.B) {
 				b.Fatal(err)
 			}
 			commit := time.Since(t0)
-			first, err := waitOne(watchers, name, want, time.Minute, ctl, t0)
+			first, err := waitOne(watchers, name, want, min(time.Minute, time.Until(end)+time.Second), ctl, t0)
 			if err != nil {
 				pr.Failed = append(pr.Failed, fmt.Sprintf("%s → %d: %v", name, total, err))
 				b.Logf("%s: change %d (%s → %d): %v", phase, k, name, total, err)
