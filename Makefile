@@ -112,8 +112,12 @@ fuzz: ## Every fuzz target for FUZZTIME each (their seed corpora run in make tes
 	  done; \
 	done
 
-bench: k8s-bins keda-bins ## Benchmarks (not part of make test), KEDA side by side included
-	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+# Where the benchmarks write their samples for the plot (internal/benchreport).
+BENCH_SAMPLES := $(BIN)/bench-samples
+bench: k8s-bins keda-bins build-hub ## Benchmarks (not part of make test): docs/benchmarks.md and its plot (BENCH_DSOS=100 etc. for a quick run)
+	rm -rf $(BENCH_SAMPLES)
+	FLEETSCALE_BENCH_SAMPLES=$(BENCH_SAMPLES) $(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+	cd hack/tools/benchplot && $(GO) run . -in $(BENCH_SAMPLES) -out $(CURDIR)/docs/benchmarks-reaction.png
 
 dev-up: k8s-bins build-hub ## hub + 3 members in the background; writes .dev/
 	$(BIN)/fleetscale-dev up --dir .dev --crds config/crd/bases

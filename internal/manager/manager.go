@@ -8,11 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -79,6 +81,18 @@ type Options struct {
 	// ConcurrentReconciles is the workers of each of the DSO and DSJ controllers (0: the
 	// default, DefaultConcurrentReconciles).
 	ConcurrentReconciles int
+
+	// Sharding (docs/sharding.md), after KEDA 2.20's controller sharding by label selectors:
+	// WatchLabelSelector limits the DistributedScaledObjects and DistributedScaledJobs this
+	// controller caches and reconciles to those its labels match (KEDA: WATCH_LABEL_SELECTOR,
+	// applied to the cache's list/watch); empty: all. LeaderElectionID names this shard's
+	// Lease (KEDA: --leader-election-id), so every shard elects its own leader.
+	WatchLabelSelector string
+	LeaderElectionID   string
+	// ManageMemberClusters: this controller writes MemberCluster status and refreshes member
+	// tokens. Exactly one shard should; the others only read registrations and probe members
+	// for their own health view, so shards never fight over a MemberCluster.
+	ManageMemberClusters bool
 }
 
 // DefaultGracefulShutdownTimeout is --graceful-shutdown-timeout's default: well inside
@@ -88,6 +102,13 @@ const DefaultGracefulShutdownTimeout = 20 * time.Second
 // DefaultConcurrentReconciles is --concurrent-reconciles' default: one slow object (a member
 // call running into its timeout) holds one worker, never the others' reactions.
 const DefaultConcurrentReconciles = 10
+
+// DefaultLeaderElectionID is the Lease name of an unsharded controller.
+const DefaultLeaderElectionID = "fleetscale-controller.keda.kedify.io"
+
+// WatchLabelSelectorEnv is KEDA's variable for the same setting; it is the default of
+// --watch-label-selector, so a KEDA-style deployment works unchanged.
+const WatchLabelSelectorEnv = "WATCH_LABEL_SELECTOR"
 
 // BindFlags registers the options on fs with their defaults.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
@@ -114,6 +135,9 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.MaxJobsPerEvaluation, "max-jobs-per-evaluation", distributedscaledjob.DefaultMaxJobsPerEvaluation, "Most Jobs one evaluation of one DistributedScaledJob creates, failover copies included; the rest follow in the next evaluations, a second apart")
 	fs.DurationVar(&o.GracefulShutdownTimeout, "graceful-shutdown-timeout", DefaultGracefulShutdownTimeout, "Longest the controller takes to stop after SIGTERM (in-flight work, servers); past it, it exits anyway")
 	fs.BoolVar(&o.MetricsSecure, "metrics-secure", false, "Serve /metrics over HTTPS to callers the hub authenticates and authorises for GET /metrics (needs RBAC to create tokenreviews and subjectaccessreviews); default plain HTTP")
+	fs.StringVar(&o.WatchLabelSelector, "watch-label-selector", os.Getenv(WatchLabelSelectorEnv), "Label selector (e.g. 'fleetscale.dev/shard=a', set notation allowed) limiting the DistributedScaledObjects and DistributedScaledJobs this controller reconciles (a shard); empty: all. Default: $"+WatchLabelSelectorEnv)
+	fs.StringVar(&o.LeaderElectionID, "leader-election-id", DefaultLeaderElectionID, "Name of the leader election Lease; give every shard its own")
+	fs.BoolVar(&o.ManageMemberClusters, "manage-member-clusters", true, "Write MemberCluster status and refresh member tokens; set false on every shard but one")
 	fs.StringVar(&o.MetricsCertDir, "metrics-cert-dir", "", "Directory with tls.crt and tls.key for --metrics-secure (default: a self-signed certificate made in memory)")
 }
 
@@ -164,8 +188,14 @@ func triggerOptions(o Options) (scalers.Options, error) {
 // Run starts the controller and blocks until ctx ends.
 func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	scheme := Scheme()
+	shard, err := shardCache(o.WatchLabelSelector)
+	if err != nil {
+		return err
+	}
+	shard.DefaultTransform = leanCache
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme,
+		Cache:  shard,
 		// Status holds state that decisions rest on (shares, HPA history, original replicas):
 		// a reconcile must never read an older status than the one it just wrote.
 		//
@@ -176,11 +206,10 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		Client: client.Options{Cache: &client.CacheOptions{EnableReadYourWritesConsistency: ptr.To(true),
 			DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}}}},
 		NewClient:               newClient,
-		Cache:                   cache.Options{DefaultTransform: leanCache},
 		Metrics:                 metricsOptions(o),
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
 		LeaderElection:          o.LeaderElect,
-		LeaderElectionID:        "fleetscale-controller.keda.kedify.io",
+		LeaderElectionID:        leaderElectionID(o),
 		LeaderElectionNamespace: o.Namespace,
 		// A replica that stops (rolling update) hands the lease over at once instead of
 		// leaving the fleet unscaled for the lease duration. Safe: Run returns right after.
@@ -207,6 +236,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		QPS:           float32(o.MemberQPS),
 		Burst:         o.MemberBurst,
 		Scheme:        scheme,
+		ReadOnly:      !o.ManageMemberClusters,
 	})
 	// The hub admin's TenantPolicies, read from the manager's cache: they bound the target
 	// namespaces and pod templates (reconcilers) and what triggers may use or dial (scalers).
@@ -216,7 +246,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		return fmt.Errorf("add registry: %w", err)
 	}
 	if err := (&membercluster.Reconciler{Client: mgr.GetClient(), Registry: registry, Namespace: o.Namespace,
-		Recorder: mgr.GetEventRecorder("fleetscale-controller")}).SetupWithManager(mgr); err != nil {
+		Recorder: mgr.GetEventRecorder("fleetscale-controller"), ReadOnly: !o.ManageMemberClusters}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("membercluster controller: %w", err)
 	}
 	if err := (&distributedscaledobject.Reconciler{
@@ -331,4 +361,28 @@ func (o Options) concurrentReconciles() int {
 		return o.ConcurrentReconciles
 	}
 	return DefaultConcurrentReconciles
+}
+
+// shardCache limits the cache's DSOs and DSJs to the shard's selector at the list/watch level
+// (as KEDA does for its ScaledObjects and ScaledJobs): objects of other shards never enter
+// it, so no event, Get or List of this controller sees them. Everything else stays shared.
+func shardCache(selector string) (cache.Options, error) {
+	if selector == "" {
+		return cache.Options{}, nil
+	}
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return cache.Options{}, fmt.Errorf("--watch-label-selector %q: %w", selector, err)
+	}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&v1alpha1.DistributedScaledObject{}: {Label: sel},
+		&v1alpha1.DistributedScaledJob{}:    {Label: sel},
+	}}, nil
+}
+
+func leaderElectionID(o Options) string {
+	if o.LeaderElectionID == "" {
+		return DefaultLeaderElectionID
+	}
+	return o.LeaderElectionID
 }

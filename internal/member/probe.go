@@ -101,6 +101,9 @@ func (m *Member) record(h Health, written []byte) []byte {
 		logf.FromContext(m.ctx).Info("Member health changed", "ready", h.Ready, "reason", h.Reason, "message", h.Message)
 		m.notify(Event{Type: EventHealthChanged, Member: m.name})
 	}
+	if m.opts.ReadOnly {
+		return written
+	}
 	content, err := m.writeStatus(h, written)
 	if err != nil && m.ctx.Err() == nil {
 		logf.FromContext(m.ctx).Error(err, "Writing MemberCluster status")
@@ -161,6 +164,9 @@ func (m *Member) tokenClaims() (tokenClaims, bool) {
 // requested with the current token, and stores it in the hub Secret. The Secret change makes
 // the registry rebuild this member's clients.
 func (m *Member) maybeRefreshToken() {
+	if m.opts.ReadOnly {
+		return // the shard that manages the registrations refreshes them
+	}
 	claims, ok := m.tokenClaims()
 	if !ok || claims.Name == "" {
 		return

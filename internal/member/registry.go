@@ -38,6 +38,10 @@ type Options struct {
 	Burst int
 	// Metrics records probes (nil: none).
 	Metrics *metrics.Recorder
+	// ReadOnly probes members for this controller's own health view but never writes
+	// MemberCluster status nor refreshes tokens: a shard that does not manage the
+	// registrations (docs/sharding.md), so two shards never write the same MemberCluster.
+	ReadOnly bool
 }
 
 func (o *Options) setDefaults() {

@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/fleetscale/fleetscale/internal/benchreport"
 	"github.com/fleetscale/fleetscale/internal/clusterenv"
 	"github.com/fleetscale/fleetscale/internal/fleettest"
 	"github.com/fleetscale/fleetscale/internal/manager"
@@ -103,8 +104,8 @@ var peerTotals = []int32{6, 12, 9, 15}
 
 // BenchmarkKEDAvsFleetscale runs real KEDA and fleetscale on one harness cluster and times,
 // for the same ConfigMap change, how long each takes until its Deployment's spec.replicas
-// changes. It prints a table and writes docs/benchmarks-keda.md when every configuration ran
-// with KEDA. Run: make bench, or
+// changes. It prints a table and writes its section of docs/benchmarks.md when every
+// configuration ran with KEDA. Run: make bench, or
 //
 //	go test -run '^$' -bench KEDAvsFleetscale -benchtime 1x -timeout 30m ./test/bench/
 func BenchmarkKEDAvsFleetscale(b *testing.B) {
@@ -135,11 +136,11 @@ func BenchmarkKEDAvsFleetscale(b *testing.B) {
 	table := renderTable(results)
 	fmt.Print("\n" + table)
 	if !complete(results) {
-		b.Logf("docs/benchmarks-keda.md not written: only a complete run (every configuration, KEDA measured) replaces it")
+		b.Logf("docs/benchmarks.md not written: only a complete run (every configuration, KEDA measured) replaces its KEDA section")
 		return
 	}
-	path := filepath.Join(root, "docs", "benchmarks-keda.md")
-	if err := os.WriteFile(path, []byte(renderMarkdown(results, m)), 0o644); err != nil {
+	path := benchreport.DocPath(root)
+	if err := benchreport.WriteSection(path, docHeader, "keda", benchreport.Demote(renderMarkdown(results, m))); err != nil {
 		b.Fatal(err)
 	}
 	fmt.Printf("wrote %s\n", path)

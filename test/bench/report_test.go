@@ -225,7 +225,7 @@ func loadAverage() string {
 	return strings.Join(f[:3], " ")
 }
 
-// renderMarkdown is docs/benchmarks-keda.md.
+// renderMarkdown is the KEDA section of docs/benchmarks.md (its headings one level down there).
 func renderMarkdown(results []peerResult, m machine) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }

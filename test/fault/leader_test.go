@@ -71,9 +71,11 @@ func TestLeaderKilledStandbyTakesOver(t *testing.T) {
 	}
 }
 
-func leaseHolder(h *harness) string {
+func leaseHolder(h *harness) string { return leaseHolderNamed(h, leaseName) }
+
+func leaseHolderNamed(h *harness, name string) string {
 	var l coordinationv1.Lease
-	if err := h.f.Hub.Get(context.Background(), client.ObjectKey{Namespace: plugin.DefaultNamespace, Name: leaseName}, &l); err != nil {
+	if err := h.f.Hub.Get(context.Background(), client.ObjectKey{Namespace: plugin.DefaultNamespace, Name: name}, &l); err != nil {
 		return ""
 	}
 	if l.Spec.HolderIdentity == nil || strings.TrimSpace(*l.Spec.HolderIdentity) == "" {

@@ -543,6 +543,16 @@ func TestValues(t *testing.T) {
 			}
 		}},
 		{name: "every option", values: everyOption, check: checkEveryOption},
+		{name: "shard without selector", values: "shards: [{name: a}]", wantErr: "selector"},
+		{name: "shards", values: "shards: [{name: a, selector: 'fleetscale.dev/shard=a'}, {name: b, selector: 'fleetscale.dev/shard!=a', replicaCount: 1}]", check: checkShards},
+		{name: "shards, the second manages MemberClusters", values: "shards: [{name: a, selector: x=a}, {name: b, selector: x=b, manageMemberClusters: true}]", check: func(t *testing.T, r *release) {
+			for name, want := range map[string]bool{"fleetscale-controller-a": false, "fleetscale-controller-b": true} {
+				d := typed[appsv1.Deployment](t, r.find(t, "Deployment", name))
+				if o := controllerFlags(t, container(t, d, "controller").Args); o.ManageMemberClusters != want {
+					t.Errorf("%s: --manage-member-clusters=%t, want %t", name, o.ManageMemberClusters, want)
+				}
+			}
+		}},
 		{name: "unknown validation action", values: "tenancy: {admissionPolicy: {validationActions: [Block]}}", wantErr: "validationActions"},
 		{name: "plain metrics", values: "metrics: {secure: false, serviceMonitor: {enabled: true}}", check: func(t *testing.T, r *release) {
 			d := typed[appsv1.Deployment](t, r.find(t, "Deployment", "fleetscale-controller"))
@@ -783,5 +793,49 @@ func checkSecureMetrics(t *testing.T, r *release, controller, serviceAccount, re
 	reader := typed[rbacv1.ClusterRole](t, r.find(t, "ClusterRole", strings.TrimSuffix(controller, "-controller")+"-metrics-reader"))
 	if diff := cmp.Diff([]rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}, reader.Rules); diff != "" {
 		t.Errorf("metrics-reader ClusterRole rules (-want +got):\n%s", diff)
+	}
+}
+
+// checkShards: one Deployment per shard, each with its selector, its own Lease and disjoint pod
+// selectors; only the first writes MemberCluster status; PodDisruptionBudgets only for shards
+// with more than one replica; the metrics Service selects every shard's pods.
+func checkShards(t *testing.T, r *release) {
+	if slices.ContainsFunc(r.objects, func(o *unstructured.Unstructured) bool {
+		return o.GetKind() == "Deployment" && o.GetName() == "fleetscale-controller"
+	}) {
+		t.Error("the unsharded Deployment is rendered next to the shards")
+	}
+	a := typed[appsv1.Deployment](t, r.find(t, "Deployment", "fleetscale-controller-a"))
+	b := typed[appsv1.Deployment](t, r.find(t, "Deployment", "fleetscale-controller-b"))
+	oa := controllerFlags(t, container(t, a, "controller").Args)
+	ob := controllerFlags(t, container(t, b, "controller").Args)
+	if oa.WatchLabelSelector != "fleetscale.dev/shard=a" || ob.WatchLabelSelector != "fleetscale.dev/shard!=a" {
+		t.Errorf("selectors %q, %q", oa.WatchLabelSelector, ob.WatchLabelSelector)
+	}
+	if oa.LeaderElectionID == ob.LeaderElectionID || oa.LeaderElectionID == manager.DefaultLeaderElectionID || !oa.LeaderElect || !ob.LeaderElect {
+		t.Errorf("leases %q, %q (leader-elect %t, %t): want one per shard", oa.LeaderElectionID, ob.LeaderElectionID, oa.LeaderElect, ob.LeaderElect)
+	}
+	if !oa.ManageMemberClusters || ob.ManageMemberClusters {
+		t.Errorf("--manage-member-clusters a=%t b=%t; want only the first", oa.ManageMemberClusters, ob.ManageMemberClusters)
+	}
+	if *a.Spec.Replicas != 2 || *b.Spec.Replicas != 1 {
+		t.Errorf("replicas %d, %d; want 2 (replicaCount), 1", *a.Spec.Replicas, *b.Spec.Replicas)
+	}
+	if selects(a.Spec.Selector.MatchLabels, b.Spec.Template.Labels) || selects(b.Spec.Selector.MatchLabels, a.Spec.Template.Labels) {
+		t.Errorf("shard Deployments select each other's pods: %v, %v", a.Spec.Selector.MatchLabels, b.Spec.Selector.MatchLabels)
+	}
+	pdb := r.find(t, "PodDisruptionBudget", "fleetscale-controller-a")
+	sel, _, _ := unstructured.NestedStringMap(pdb.Object, "spec", "selector", "matchLabels")
+	if !selects(sel, a.Spec.Template.Labels) || selects(sel, b.Spec.Template.Labels) {
+		t.Errorf("PodDisruptionBudget of a selects %v", sel)
+	}
+	if slices.ContainsFunc(r.objects, func(o *unstructured.Unstructured) bool {
+		return o.GetKind() == "PodDisruptionBudget" && o.GetName() == "fleetscale-controller-b"
+	}) {
+		t.Error("a PodDisruptionBudget for shard b's single replica")
+	}
+	svc := typed[corev1.Service](t, r.find(t, "Service", "fleetscale-controller-metrics"))
+	if !selects(svc.Spec.Selector, a.Spec.Template.Labels) || !selects(svc.Spec.Selector, b.Spec.Template.Labels) {
+		t.Errorf("metrics Service selector %v misses a shard", svc.Spec.Selector)
 	}
 }

@@ -21,6 +21,28 @@
 {{- printf "%s-controller" (include "fleetscale.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* One shard's Deployment (and PodDisruptionBudget): the controller's name, suffixed with the
+shard's name when shards are set. Takes (dict "shard" $shard "root" $). */}}
+{{- define "fleetscale.shardName" -}}
+{{- if .shard.name -}}
+{{- printf "%s-%s" (include "fleetscale.controllerName" .root) .shard.name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- include "fleetscale.controllerName" .root -}}
+{{- end -}}
+{{- end -}}
+
+{{/* One shard's own flags (docs/sharding.md): its selector, its Lease, and whether it writes
+MemberCluster status (the first shard unless one says manageMemberClusters: true).
+Takes (dict "shard" $shard "index" $i "root" $). */}}
+{{- define "fleetscale.shardArgs" -}}
+{{- $explicit := false }}
+{{- range .root.Values.shards }}{{ if .manageMemberClusters }}{{ $explicit = true }}{{ end }}{{ end }}
+{{- $manage := ternary (eq .index 0) (.shard.manageMemberClusters | default false) (not $explicit) }}
+- --watch-label-selector={{ required "every entry of shards needs a selector" .shard.selector }}
+- --leader-election-id={{ printf "fleetscale-controller-%s.keda.kedify.io" .shard.name }}
+- --manage-member-clusters={{ $manage }}
+{{- end -}}
+
 {{/* The KEDA scalers adapter's Deployment, Service and ServiceAccount. */}}
 {{- define "fleetscale.kedaScalersName" -}}
 {{- printf "%s-keda-scalers" (include "fleetscale.fullname" .) | trunc 63 | trimSuffix "-" -}}

@@ -42,6 +42,9 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	// Namespace is where registrations live; objects elsewhere are ignored.
 	Namespace string
+	// ReadOnly registers members but writes no status (a shard that does not manage the
+	// registrations, docs/sharding.md): the managing shard reports a refused registration.
+	ReadOnly bool
 }
 
 // +kubebuilder:rbac:groups=keda.kedify.io,resources=memberclusters,verbs=get;list;watch
@@ -87,8 +90,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// A registration that cannot work is a status, not a retry loop: the Secret watch
 		// brings us back when it is fixed.
 		r.Registry.Unregister(mc.Name)
-		if readyMessage(&mc) != problem {
+		if readyMessage(&mc) != problem && !r.ReadOnly {
 			r.event(&mc, corev1.EventTypeWarning, EventInvalidCredentials, problem)
+		}
+		if r.ReadOnly {
+			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, r.setInvalid(ctx, &mc, problem)
 	}
