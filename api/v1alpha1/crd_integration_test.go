@@ -94,7 +94,7 @@ func TestWalkthroughManifestsApply(t *testing.T) {
 		g.Expect(err).NotTo(HaveOccurred())
 		for _, obj := range decodeAll(t, data) {
 			obj.SetNamespace(ns)
-			g.Expect(c.Patch(context.Background(), obj, client.Apply, client.FieldOwner("test"), client.ForceOwnership)).
+			g.Expect(c.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("test"), client.ForceOwnership)).
 				To(Succeed(), "%s: %s %s", f, obj.GetKind(), obj.GetName())
 			kinds[obj.GetKind()]++
 		}
@@ -282,7 +282,7 @@ func TestPriorityFailoverManifestsApply(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	for _, obj := range decodeAll(t, data) {
 		obj.SetNamespace(ns)
-		g.Expect(c.Patch(context.Background(), obj, client.Apply, client.FieldOwner("test"), client.ForceOwnership)).To(Succeed(), obj.GetName())
+		g.Expect(c.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(obj), client.FieldOwner("test"), client.ForceOwnership)).To(Succeed(), obj.GetName())
 	}
 	var dsj v1alpha1.DistributedScaledJob
 	g.Expect(c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "gpu-batch"}, &dsj)).To(Succeed())

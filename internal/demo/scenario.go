@@ -659,10 +659,10 @@ func dsoWithStatus(o *Observation) (*v1alpha1.DistributedScaledObject, error) {
 // printed checks the DSO's kubectl columns TotalReplicas and Members ("" skips one).
 func printed(d *v1alpha1.DistributedScaledObject, total, members string) error {
 	if total != "" && d.Status.Print.TotalReplicas != total {
-		return fmt.Errorf("TotalReplicas %q, want %q", d.Status.Print.TotalReplicas, total)
+		return fmt.Errorf("print column TotalReplicas %q, want %q", d.Status.Print.TotalReplicas, total)
 	}
 	if members != "" && d.Status.Print.MembersCount != members {
-		return fmt.Errorf("Members %q, want %q", d.Status.Print.MembersCount, members)
+		return fmt.Errorf("print column Members %q, want %q", d.Status.Print.MembersCount, members)
 	}
 	return nil
 }

@@ -45,7 +45,7 @@ func Apply(t testing.TB, c client.Client, ns, manifest string) {
 		}
 		u := &unstructured.Unstructured{Object: obj}
 		u.SetNamespace(ns)
-		if err := c.Patch(context.Background(), u, client.Apply, client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
+		if err := c.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
 			t.Fatalf("apply %s %s: %v", u.GetKind(), u.GetName(), err)
 		}
 	}

@@ -486,8 +486,7 @@ func (p *Plan) count(all []Job, pol Policy, d *deleter) {
 		}
 	}
 	unit := map[string]string{} // Job key → a key of its unit (union-find parent)
-	var find func(k string) string
-	find = func(k string) string {
+	find := func(k string) string {
 		for unit[k] != "" && unit[k] != k {
 			k = unit[k]
 		}

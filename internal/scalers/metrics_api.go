@@ -376,7 +376,7 @@ func parsePromSelector(s string) (promSelector, error) {
 			if strings.HasSuffix(label, "!") || strings.HasPrefix(rest, "~") {
 				return sel, errors.New("only = label matchers are supported")
 			}
-			if !model.LabelName(label).IsValidLegacy() {
+			if !model.LegacyValidation.IsValidLabelName(label) {
 				return sel, fmt.Errorf("%q is not a label name", label)
 			}
 			value, n, err := quoted(rest)
@@ -393,7 +393,7 @@ func parsePromSelector(s string) (promSelector, error) {
 			}
 		}
 	}
-	if sel.name == "" || !model.IsValidLegacyMetricName(sel.name) {
+	if sel.name == "" || !model.LegacyValidation.IsValidMetricName(sel.name) {
 		return sel, fmt.Errorf("%q is not a metric name", sel.name)
 	}
 	return sel, nil

@@ -95,7 +95,7 @@ func applyManifest(c client.Client, ns, manifest string) error {
 		if u.GetNamespace() == "" {
 			u.SetNamespace(ns)
 		}
-		if err := c.Patch(context.Background(), u, client.Apply, client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
+		if err := c.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
 			return err
 		}
 	}

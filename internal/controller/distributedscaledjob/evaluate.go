@@ -90,13 +90,6 @@ func (r *Reconciler) maxJobsPerEvaluation() int {
 	return DefaultMaxJobsPerEvaluation
 }
 
-func triggerKey(name, fallback string) string {
-	if name != "" {
-		return name
-	}
-	return fallback
-}
-
 // recordTrigger stores one trigger's reading; lastUpdateTime moves only when the reading does,
 // lastChangeTime only when the state (Active, Inactive, Error) does. A value read from a
 // Secret (sensitive) is shown as scalers.SensitiveValue.
