@@ -85,7 +85,7 @@ func TestWalkthroughManifestsApply(t *testing.T) {
 	g := NewWithT(t)
 	c := hubClient(t)
 	ns := namespace(t, c)
-	files, err := filepath.Glob("testdata/walkthrough-*.yaml")
+	files, err := filepath.Glob("../../internal/demo/manifests/walkthrough-*.yaml")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(files).To(HaveLen(4))
 	kinds := map[string]int{}
