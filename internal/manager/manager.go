@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
@@ -89,10 +90,12 @@ type Options struct {
 	// Lease (KEDA: --leader-election-id), so every shard elects its own leader.
 	WatchLabelSelector string
 	LeaderElectionID   string
-	// ManageMemberClusters: this controller writes MemberCluster status and refreshes member
+	// SkipMemberClusterWrites (--manage-member-clusters=false): this controller writes no
+	// MemberCluster status and refreshes no member token; the zero value manages them, so an
+	// Options literal behaves like the flag's default. Otherwise: it writes MemberCluster status and refreshes member
 	// tokens. Exactly one shard should; the others only read registrations and probe members
 	// for their own health view, so shards never fight over a MemberCluster.
-	ManageMemberClusters bool
+	SkipMemberClusterWrites bool
 }
 
 // DefaultGracefulShutdownTimeout is --graceful-shutdown-timeout's default: well inside
@@ -137,7 +140,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.MetricsSecure, "metrics-secure", false, "Serve /metrics over HTTPS to callers the hub authenticates and authorises for GET /metrics (needs RBAC to create tokenreviews and subjectaccessreviews); default plain HTTP")
 	fs.StringVar(&o.WatchLabelSelector, "watch-label-selector", os.Getenv(WatchLabelSelectorEnv), "Label selector (e.g. 'fleetscale.dev/shard=a', set notation allowed) limiting the DistributedScaledObjects and DistributedScaledJobs this controller reconciles (a shard); empty: all. Default: $"+WatchLabelSelectorEnv)
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", DefaultLeaderElectionID, "Name of the leader election Lease; give every shard its own")
-	fs.BoolVar(&o.ManageMemberClusters, "manage-member-clusters", true, "Write MemberCluster status and refresh member tokens; set false on every shard but one")
+	fs.Var(invertedBool{&o.SkipMemberClusterWrites}, "manage-member-clusters", "Write MemberCluster status and refresh member tokens; set false on every shard but one")
 	fs.StringVar(&o.MetricsCertDir, "metrics-cert-dir", "", "Directory with tls.crt and tls.key for --metrics-secure (default: a self-signed certificate made in memory)")
 }
 
@@ -236,7 +239,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		QPS:           float32(o.MemberQPS),
 		Burst:         o.MemberBurst,
 		Scheme:        scheme,
-		ReadOnly:      !o.ManageMemberClusters,
+		ReadOnly:      o.SkipMemberClusterWrites,
 	})
 	// The hub admin's TenantPolicies, read from the manager's cache: they bound the target
 	// namespaces and pod templates (reconcilers) and what triggers may use or dial (scalers).
@@ -246,7 +249,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		return fmt.Errorf("add registry: %w", err)
 	}
 	if err := (&membercluster.Reconciler{Client: mgr.GetClient(), Registry: registry, Namespace: o.Namespace,
-		Recorder: mgr.GetEventRecorder("fleetscale-controller"), ReadOnly: !o.ManageMemberClusters}).SetupWithManager(mgr); err != nil {
+		Recorder: mgr.GetEventRecorder("fleetscale-controller"), ReadOnly: o.SkipMemberClusterWrites}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("membercluster controller: %w", err)
 	}
 	if err := (&distributedscaledobject.Reconciler{
@@ -386,3 +389,24 @@ func leaderElectionID(o Options) string {
 	}
 	return o.LeaderElectionID
 }
+
+// invertedBool is a boolean flag stored negated (default true: the field's zero value).
+type invertedBool struct{ skip *bool }
+
+func (b invertedBool) String() string {
+	if b.skip == nil {
+		return "true"
+	}
+	return strconv.FormatBool(!*b.skip)
+}
+
+func (b invertedBool) Set(v string) error {
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return err
+	}
+	*b.skip = !on
+	return nil
+}
+
+func (b invertedBool) IsBoolFlag() bool { return true }

@@ -548,8 +548,8 @@ func TestValues(t *testing.T) {
 		{name: "shards, the second manages MemberClusters", values: "shards: [{name: a, selector: x=a}, {name: b, selector: x=b, manageMemberClusters: true}]", check: func(t *testing.T, r *release) {
 			for name, want := range map[string]bool{"fleetscale-controller-a": false, "fleetscale-controller-b": true} {
 				d := typed[appsv1.Deployment](t, r.find(t, "Deployment", name))
-				if o := controllerFlags(t, container(t, d, "controller").Args); o.ManageMemberClusters != want {
-					t.Errorf("%s: --manage-member-clusters=%t, want %t", name, o.ManageMemberClusters, want)
+				if o := controllerFlags(t, container(t, d, "controller").Args); !o.SkipMemberClusterWrites != want {
+					t.Errorf("%s: --manage-member-clusters=%t, want %t", name, !o.SkipMemberClusterWrites, want)
 				}
 			}
 		}},
@@ -815,8 +815,8 @@ func checkShards(t *testing.T, r *release) {
 	if oa.LeaderElectionID == ob.LeaderElectionID || oa.LeaderElectionID == manager.DefaultLeaderElectionID || !oa.LeaderElect || !ob.LeaderElect {
 		t.Errorf("leases %q, %q (leader-elect %t, %t): want one per shard", oa.LeaderElectionID, ob.LeaderElectionID, oa.LeaderElect, ob.LeaderElect)
 	}
-	if !oa.ManageMemberClusters || ob.ManageMemberClusters {
-		t.Errorf("--manage-member-clusters a=%t b=%t; want only the first", oa.ManageMemberClusters, ob.ManageMemberClusters)
+	if oa.SkipMemberClusterWrites || !ob.SkipMemberClusterWrites {
+		t.Errorf("--manage-member-clusters a=%t b=%t; want only the first", !oa.SkipMemberClusterWrites, !ob.SkipMemberClusterWrites)
 	}
 	if *a.Spec.Replicas != 2 || *b.Spec.Replicas != 1 {
 		t.Errorf("replicas %d, %d; want 2 (replicaCount), 1", *a.Spec.Replicas, *b.Spec.Replicas)
