@@ -59,6 +59,20 @@ func CheckBinDir(dir string) error {
 	return nil
 }
 
+// RepoBinary is bin/name of the repository (what make build writes), or an error when it is
+// not there: the packages that run the real binaries need it built first.
+func RepoBinary(name string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(root, "bin", name)
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("%w (make test and make build build it)", err)
+	}
+	return path, nil
+}
+
 // RepoRoot finds the repository: the nearest directory holding the main module's go.mod
 // (not a nested module's, such as test/helm's) above the working directory, or else above
 // the running executable (bin/fleetscale-dev run from elsewhere).

@@ -49,13 +49,9 @@ func TestMain(m *testing.M) {
 	// The plugin library (setup-member) logs through controller-runtime.
 	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
 	if !testing.Short() {
-		root, err := clusterenv.RepoRoot()
-		if err == nil {
-			controllerBin = filepath.Join(root, "bin", "fleetscale-controller")
-			_, err = os.Stat(controllerBin)
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "fault: %v\nfault: the fault matrix runs the real controller binary; make test builds it first (or run make build)\n", err)
+		var err error
+		if controllerBin, err = clusterenv.RepoBinary("fleetscale-controller"); err != nil {
+			fmt.Fprintf(os.Stderr, "fault: %v\nfault: the fault matrix runs the real controller binary\n", err)
 			os.Exit(1)
 		}
 	}
