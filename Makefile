@@ -49,8 +49,11 @@ generate: $(CONTROLLER_GEN) ## Deepcopy, CRD and RBAC manifests, and their copie
 	rm -rf $(BIN)/.crd-nodesc
 	@# KEDA's own TriggerAuthentication and ClusterTriggerAuthentication CRDs, from the pinned
 	@# KEDA module (the same schema KEDA installs); installed only where they are absent.
+	@# go list -m names no directory until the module is downloaded (a fresh module cache).
+	$(GO) mod download github.com/kedacore/keda/v2
+	keda="$$($(GO) list -m -f '{{.Dir}}' github.com/kedacore/keda/v2)" && test -n "$$keda" && \
 	for crd in triggerauthentications clustertriggerauthentications; do \
-	  install -m 0644 "$$($(GO) list -m -f '{{.Dir}}' github.com/kedacore/keda/v2)/config/crd/bases/keda.sh_$$crd.yaml" config/crd/bases/; done
+	  install -m 0644 "$$keda/config/crd/bases/keda.sh_$$crd.yaml" config/crd/bases/ || exit 1; done
 	$(CONTROLLER_GEN) rbac:roleName=fleetscale-controller paths=./internal/controller/... output:rbac:artifacts:config=config/rbac
 	@# The Helm chart ships copies of the CRDs and of the ClusterRole's rules (Helm reads only
 	@# files inside the chart); verify catches a stale copy.
