@@ -30,7 +30,7 @@ type MemberClusterRef struct {
 // GetWeight returns the weight, 1 when unset.
 func (m MemberClusterRef) GetWeight() int32 {
 	if m.Weight == nil {
-		return 1
+		return DefaultMemberWeight
 	}
 	return *m.Weight
 }

@@ -246,7 +246,34 @@ func DecideTotal(in ScaledObjectInput, now time.Time) (ScaledObjectDecision, err
 		return invalidSpecDecision(in, current, err), err
 	}
 	trig := evaluateTriggers(in, spec, current, ready)
+	d := readyDecision(in, spec, trig, current)
+	if in.Pause.frozen() {
+		return decidePaused(in, spec, current, d), nil
+	}
+	if in.ForceActivation {
+		forceActivation(&trig, &d)
+	}
+	if in.Pause.ScaleIn || in.Pause.ScaleOut {
+		d.Conditions.Paused = Condition{Status: metav1.ConditionTrue, Reason: ReasonPaused, Message: pausedDirections(in.Pause)}
+	}
+	var runHPA bool
+	if trig.active {
+		runHPA = decideActive(in, spec, trig, current, now, &d)
+	} else {
+		runHPA = decideInactive(in, spec, trig, current, now, &d)
+	}
+	if runHPA && current > 0 {
+		applyHPA(in, spec, trig, current, ready, now, &d)
+	}
+	if d.DesiredReplicas != current {
+		d.Reason = fmt.Sprintf("%d → %d: %s", current, d.DesiredReplicas, d.Reason)
+	}
+	return d, nil
+}
 
+// readyDecision is the decision before any rule runs: keep the current total, carry
+// the state over, and report the conditions of a ready object with these triggers.
+func readyDecision(in ScaledObjectInput, spec soSpec, trig triggerResult, current int32) ScaledObjectDecision {
 	d := ScaledObjectDecision{
 		DesiredReplicas: current,
 		Active:          trig.active,
@@ -267,116 +294,122 @@ func DecideTotal(in ScaledObjectInput, now time.Time) (ScaledObjectDecision, err
 	} else {
 		d.Conditions.Active = Condition{Status: metav1.ConditionFalse, Reason: ReasonScalerNotActive, Message: "Scaling is not performed because triggers are not active"}
 	}
+	return d
+}
 
-	if in.Pause.frozen() {
-		return decidePaused(in, spec, current, d), nil
+// forceActivation applies the force-activation annotation: KEDA (scale_scaledobjects.go
+// RequestScale) treats the object as active and says so, whatever the triggers read.
+func forceActivation(trig *triggerResult, d *ScaledObjectDecision) {
+	trig.active = true
+	d.Active = true
+	d.Conditions.Active = Condition{Status: metav1.ConditionTrue, Reason: ReasonScalerActive, Message: "Scaling is performed because activation is being forced by annotation"}
+	if len(trig.activeNames) == 0 {
+		trig.activeNames = []string{"annotation " + AnnotationForceActivation}
 	}
-	if in.ForceActivation {
-		// KEDA (scale_scaledobjects.go RequestScale) treats the object as active
-		// and says so, whatever the triggers read.
-		trig.active = true
-		d.Active = true
-		d.Conditions.Active = Condition{Status: metav1.ConditionTrue, Reason: ReasonScalerActive, Message: "Scaling is performed because activation is being forced by annotation"}
-		if len(trig.activeNames) == 0 {
-			trig.activeNames = []string{"annotation " + AnnotationForceActivation}
-		}
-	}
-	if in.Pause.ScaleIn || in.Pause.ScaleOut {
-		d.Conditions.Paused = Condition{Status: metav1.ConditionTrue, Reason: ReasonPaused, Message: pausedDirections(in.Pause)}
-	}
+}
 
-	runHPA := false
+// decideActive is KEDA's scale executor with an active trigger: it activates a target at
+// zero (or below minReplicaCount with idleReplicaCount) itself and leaves the rest to the
+// HPA. It reports whether the HPA's rules run.
+func decideActive(in ScaledObjectInput, spec soSpec, trig triggerResult, current int32, now time.Time, d *ScaledObjectDecision) bool {
 	switch {
-	case trig.active:
-		switch {
-		case (spec.idle != nil && current < spec.min) || current == 0:
-			// KEDA activates the target itself; the HPA only works above zero.
-			if in.Pause.ScaleOut {
-				d.Reason = fmt.Sprintf("triggers active but scale-out is paused: keeping %d", current)
-				break
-			}
-			d.DesiredReplicas = max(spec.min, 1)
-			d.State.LastActiveTime = ptrTime(now)
-			d.Reason = fmt.Sprintf("triggers active (%s): activating", strings.Join(trig.activeNames, ", "))
-			d.RequeueAfter = in.syncPeriod() // the HPA math takes over on its next period
-		case trig.anyError:
-			// KEDA leaves lastActiveTime alone when some trigger failed.
-			d.Conditions.Ready = Condition{Status: metav1.ConditionUnknown, Reason: ReasonPartialTriggerError, Message: "Some triggers are not working correctly: " + trig.firstError}
-			runHPA = true
-		default:
-			d.State.LastActiveTime = ptrTime(now)
-			runHPA = true
+	case (spec.idle != nil && current < spec.min) || current == 0:
+		// KEDA activates the target itself; the HPA only works above zero.
+		if in.Pause.ScaleOut {
+			d.Reason = fmt.Sprintf("triggers active but scale-out is paused: keeping %d", current)
+			return false
 		}
+		d.DesiredReplicas = max(spec.min, 1)
+		d.State.LastActiveTime = ptrTime(now)
+		d.Reason = fmt.Sprintf("triggers active (%s): activating", strings.Join(trig.activeNames, ", "))
+		d.RequeueAfter = in.syncPeriod() // the HPA math takes over on its next period
+		return false
+	case trig.anyError:
+		// KEDA leaves lastActiveTime alone when some trigger failed.
+		d.Conditions.Ready = Condition{Status: metav1.ConditionUnknown, Reason: ReasonPartialTriggerError, Message: "Some triggers are not working correctly: " + trig.firstError}
+		return true
 	default:
-		switch {
-		case trig.anyError && spec.configured != nil && spec.configured.Replicas != 0:
-			// The fallback takes over once the failure threshold is passed;
-			// until then nothing may scale in because of the failure.
-			d.Reason = fmt.Sprintf("trigger failing (%s); fallback to %d replicas after %d failures", trig.firstError, spec.configured.Replicas, spec.configured.FailureThreshold)
-			if spec.invalidFallback != "" {
-				d.Reason = fmt.Sprintf("trigger failing (%s); keeping %d: %s", trig.firstError, current, spec.invalidFallback)
-			}
-			runHPA = true
-		case trig.anyError && spec.configured == nil:
-			d.Conditions.Ready = Condition{Status: metav1.ConditionFalse, Reason: ReasonTriggerError, Message: "Triggers are not working correctly: " + trig.firstError}
-			d.Reason = fmt.Sprintf("triggers failing (%s): keeping %d", trig.firstError, current)
-			runHPA = true
-		case (spec.idle != nil && current > *spec.idle) || (current > 0 && spec.min == 0):
-			if in.Pause.ScaleIn {
-				d.Reason = "triggers inactive but scale-in is paused"
-				runHPA = true
-				break
-			}
-			end := cooldownEnd(in, spec)
-			if end.Before(now) {
-				d.DesiredReplicas = spec.min
-				target := "minReplicaCount"
-				if spec.idle != nil {
-					d.DesiredReplicas, target = *spec.idle, "idleReplicaCount"
-				}
-				d.Reason = fmt.Sprintf("triggers inactive past the cooldown: scaling to %s %d", target, d.DesiredReplicas)
-				break
-			}
-			d.Conditions.Active = Condition{Status: metav1.ConditionFalse, Reason: ReasonScalerCooldown, Message: "Scaler cooling down because triggers are not active"}
-			// KEDA compares with Before, so the end instant itself still cools down.
-			d.RequeueAfter = end.Sub(now) + time.Millisecond
-			d.Reason = fmt.Sprintf("triggers inactive, cooling down until %s", end.UTC().Format(time.RFC3339))
-			runHPA = true
-		case spec.idle == nil && current < spec.min:
-			d.DesiredReplicas = spec.min
-			d.Reason = fmt.Sprintf("triggers inactive: raising %d to minReplicaCount %d", current, spec.min)
-		default:
-			d.Reason = fmt.Sprintf("triggers inactive: keeping %d", current)
-			// At or below idleReplicaCount the HPA would fight KEDA (it
-			// raises anything below its minimum), so the idle total holds.
-			runHPA = spec.idle == nil || current > *spec.idle
-		}
+		d.State.LastActiveTime = ptrTime(now)
+		return true
 	}
+}
 
-	if runHPA && current > 0 {
-		res := evaluateHPA(hpaInput{
-			current:  current,
-			ready:    ready,
-			min:      max(spec.min, 1),
-			max:      spec.max,
-			metrics:  trig.metrics,
-			behavior: spec.behavior,
-			history:  d.State.History,
-		}, now)
-		d.DesiredReplicas = res.desired
-		d.State.History = res.history
-		d.RateLimited, d.Stabilized = res.rateLimited, res.stabilized
-		if res.heldBack() {
-			d.RequeueAfter = shorterRequeue(d.RequeueAfter, in.syncPeriod())
+// decideInactive is KEDA's scale executor with no active trigger: fallback on failures,
+// scale to minReplicaCount or idleReplicaCount once the cooldown has passed, raise a total
+// below minReplicaCount. It reports whether the HPA's rules run.
+func decideInactive(in ScaledObjectInput, spec soSpec, trig triggerResult, current int32, now time.Time, d *ScaledObjectDecision) bool {
+	switch {
+	case trig.anyError && spec.configured != nil && spec.configured.Replicas != 0:
+		// The fallback takes over once the failure threshold is passed;
+		// until then nothing may scale in because of the failure.
+		d.Reason = fmt.Sprintf("trigger failing (%s); fallback to %d replicas after %d failures", trig.firstError, spec.configured.Replicas, spec.configured.FailureThreshold)
+		if spec.invalidFallback != "" {
+			d.Reason = fmt.Sprintf("trigger failing (%s); keeping %d: %s", trig.firstError, current, spec.invalidFallback)
 		}
-		if res.limitReason != limitInvalidMetrics || d.Reason == "" {
-			d.Reason = joinReasons(d.Reason, res.reason)
+		return true
+	case trig.anyError && spec.configured == nil:
+		d.Conditions.Ready = Condition{Status: metav1.ConditionFalse, Reason: ReasonTriggerError, Message: "Triggers are not working correctly: " + trig.firstError}
+		d.Reason = fmt.Sprintf("triggers failing (%s): keeping %d", trig.firstError, current)
+		return true
+	case (spec.idle != nil && current > *spec.idle) || (current > 0 && spec.min == 0):
+		return decideCooldown(in, spec, current, now, d)
+	case spec.idle == nil && current < spec.min:
+		d.DesiredReplicas = spec.min
+		d.Reason = fmt.Sprintf("triggers inactive: raising %d to minReplicaCount %d", current, spec.min)
+		return false
+	default:
+		d.Reason = fmt.Sprintf("triggers inactive: keeping %d", current)
+		// At or below idleReplicaCount the HPA would fight KEDA (it
+		// raises anything below its minimum), so the idle total holds.
+		return spec.idle == nil || current > *spec.idle
+	}
+}
+
+// decideCooldown scales an inactive target to minReplicaCount (or idleReplicaCount) once
+// the cooldown has passed; until then the HPA's rules still run. It reports whether they do.
+func decideCooldown(in ScaledObjectInput, spec soSpec, current int32, now time.Time, d *ScaledObjectDecision) bool {
+	if in.Pause.ScaleIn {
+		d.Reason = "triggers inactive but scale-in is paused"
+		return true
+	}
+	end := cooldownEnd(in, spec)
+	if end.Before(now) {
+		d.DesiredReplicas = spec.min
+		target := "minReplicaCount"
+		if spec.idle != nil {
+			d.DesiredReplicas, target = *spec.idle, "idleReplicaCount"
 		}
+		d.Reason = fmt.Sprintf("triggers inactive past the cooldown: scaling to %s %d", target, d.DesiredReplicas)
+		return false
 	}
-	if d.DesiredReplicas != current {
-		d.Reason = fmt.Sprintf("%d → %d: %s", current, d.DesiredReplicas, d.Reason)
+	d.Conditions.Active = Condition{Status: metav1.ConditionFalse, Reason: ReasonScalerCooldown, Message: "Scaler cooling down because triggers are not active"}
+	// KEDA compares with Before, so the end instant itself still cools down.
+	d.RequeueAfter = end.Sub(now) + time.Millisecond
+	d.Reason = fmt.Sprintf("triggers inactive, cooling down until %s", end.UTC().Format(time.RFC3339))
+	return true
+}
+
+// applyHPA runs the HPA's replica math, stabilisation and rate limits on the metrics
+// (the HPA never runs at zero replicas).
+func applyHPA(in ScaledObjectInput, spec soSpec, trig triggerResult, current, ready int32, now time.Time, d *ScaledObjectDecision) {
+	res := evaluateHPA(hpaInput{
+		current:  current,
+		ready:    ready,
+		min:      max(spec.min, 1),
+		max:      spec.max,
+		metrics:  trig.metrics,
+		behavior: spec.behavior,
+		history:  d.State.History,
+	}, now)
+	d.DesiredReplicas = res.desired
+	d.State.History = res.history
+	d.RateLimited, d.Stabilized = res.rateLimited, res.stabilized
+	if res.heldBack() {
+		d.RequeueAfter = shorterRequeue(d.RequeueAfter, in.syncPeriod())
 	}
-	return d, nil
+	if res.limitReason != limitInvalidMetrics || d.Reason == "" {
+		d.Reason = joinReasons(d.Reason, res.reason)
+	}
 }
 
 // decidePaused applies the pause annotations that stop scaling: KEDA stops

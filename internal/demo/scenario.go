@@ -152,100 +152,138 @@ func (l Layout) ControllerCommand() Command {
 	}}
 }
 
-// Walkthrough builds the nine steps of the walkthrough.
+// Walkthrough builds the steps of the walkthrough, in order.
 func Walkthrough(l Layout) ([]Step, error) {
-	m5, err := l.manifest("walkthrough-step5.yaml")
+	w, err := newWalkthrough(l)
 	if err != nil {
 		return nil, err
 	}
-	m6, err := l.manifest("walkthrough-step6-configmap.yaml")
-	if err != nil {
-		return nil, err
-	}
-	m8, err := l.manifest("walkthrough-step8.yaml")
-	if err != nil {
-		return nil, err
-	}
-	m9, err := l.manifest("walkthrough-step9.yaml")
-	if err != nil {
-		return nil, err
-	}
-	hubKubectl := func(args ...string) Command {
-		return Command{Env: l.hubEnv(), Args: append([]string{"kubectl"}, args...)}
-	}
-	memberKubectl := func(i int, args ...string) Command {
-		return Command{Env: l.memberEnv(i), Args: append([]string{"kubectl"}, args...)}
-	}
-	apply := func(manifest string) Command {
-		c := hubKubectl("apply", "-f", "-")
-		c.Stdin = manifest
-		return c
-	}
-	getDSO := hubKubectl("get", "dso")
-	getDSOWant := func(want ...string) Command {
-		c := getDSO
-		c.Check = contains(want...)
-		return c
-	}
-	getDeployments := func(members ...int) []Command {
-		var cs []Command
-		for _, i := range members {
-			cs = append(cs, memberKubectl(i, "get", "deployment", NginxName))
+	return []Step{
+		w.hubAndController(),
+		w.membersAnswer(),
+		w.nginxInEachMember(),
+		w.registerMembers(),
+		w.dso(),
+		w.metric50(),
+		w.nginxDeleted(),
+		w.nginxRecreated(),
+		w.memberStopped(),
+		w.memberUnregistered(),
+		w.whitelistAndWeights(),
+		w.dsj(),
+	}, nil
+}
+
+// walkthrough holds what the steps share: the layout and the walkthrough's manifests.
+type walkthrough struct {
+	l              Layout
+	m5, m6, m8, m9 string
+}
+
+func newWalkthrough(l Layout) (*walkthrough, error) {
+	w := &walkthrough{l: l}
+	for _, m := range []struct {
+		dst  *string
+		name string
+	}{
+		{&w.m5, "walkthrough-step5.yaml"},
+		{&w.m6, "walkthrough-step6-configmap.yaml"},
+		{&w.m8, "walkthrough-step8.yaml"},
+		{&w.m9, "walkthrough-step9.yaml"},
+	} {
+		var err error
+		if *m.dst, err = l.manifest(m.name); err != nil {
+			return nil, err
 		}
-		return cs
 	}
-	listMembers := Command{Env: l.hubEnv(), Args: []string{"kubectl", "fleetscale", "mc", "list-members"}}
+	return w, nil
+}
 
-	var steps []Step
+func (w *walkthrough) hubKubectl(args ...string) Command {
+	return Command{Env: w.l.hubEnv(), Args: append([]string{"kubectl"}, args...)}
+}
 
-	// 1: the hub and the controller.
-	s1 := Step{ID: "1", Title: "hub cluster and controller",
+func (w *walkthrough) memberKubectl(i int, args ...string) Command {
+	return Command{Env: w.l.memberEnv(i), Args: append([]string{"kubectl"}, args...)}
+}
+
+// apply is kubectl apply of a manifest in the hub.
+func (w *walkthrough) apply(manifest string) Command {
+	c := w.hubKubectl("apply", "-f", "-")
+	c.Stdin = manifest
+	return c
+}
+
+// getDSOWant is kubectl get dso, checked for want.
+func (w *walkthrough) getDSOWant(want ...string) Command {
+	return withCheck(w.hubKubectl("get", "dso"), contains(want...))
+}
+
+func (w *walkthrough) getDeployments(members ...int) []Command {
+	var cs []Command
+	for _, i := range members {
+		cs = append(cs, w.memberKubectl(i, "get", "deployment", NginxName))
+	}
+	return cs
+}
+
+func (w *walkthrough) listMembers() Command {
+	return Command{Env: w.l.hubEnv(), Args: []string{"kubectl", "fleetscale", "mc", "list-members"}}
+}
+
+// hubAndController is step 1: the hub and the controller.
+func (w *walkthrough) hubAndController() Step {
+	s := Step{ID: "1", Title: "hub cluster and controller",
 		Walkthrough: "Create the KEDA cluster (k3d cluster create keda-cluster) and install Kedify in it.",
 		Here: "The test environment already runs a hub and three members (internal/clusterenv). fleetscale's controller " +
 			"runs as a process on this machine against the hub.",
 	}
-	if l.StartEnv {
-		s1.Here = fmt.Sprintf("No Docker, no k3d: fleetscale-dev up starts a hub and three member control planes on this machine "+
+	if w.l.StartEnv {
+		s.Here = fmt.Sprintf("No Docker, no k3d: fleetscale-dev up starts a hub and three member control planes on this machine "+
 			"(kube-apiserver, controller-manager, scheduler and kwok each, so pods are scheduled and Running; kwok runs no "+
 			"containers, and a Job's pod succeeds after %s) and installs fleetscale's CRDs in the hub. The controller then runs "+
-			"as a local process against the hub, logging to %s.", JobPodDuration, filepath.Join(l.Dir, ControllerLogFile))
-		s1.Actions = append(s1.Actions, Action{Say: "Start the hub and the members:", Cmd: Command{
-			Args:    []string{"fleetscale-dev", "up", "--dir", l.Dir, "--crds", l.CRDs, "--job-pod-duration", JobPodDuration.String()},
+			"as a local process against the hub, logging to %s.", JobPodDuration, filepath.Join(w.l.Dir, ControllerLogFile))
+		s.Actions = append(s.Actions, Action{Say: "Start the hub and the members:", Cmd: Command{
+			Args:    []string{"fleetscale-dev", "up", "--dir", w.l.Dir, "--crds", w.l.CRDs, "--job-pod-duration", JobPodDuration.String()},
 			Timeout: 5 * time.Minute,
 		}, replacesEnv: true})
 	}
-	s1.Actions = append(s1.Actions, Action{
+	s.Actions = append(s.Actions, Action{
 		Say: "Start the controller in the background (probes every 2s and a 5s sync period, to keep the demo short):",
-		Cmd: l.ControllerCommand(), controller: true,
+		Cmd: w.l.ControllerCommand(), controller: true,
 	})
-	s1.Waits = []Wait{{Expect: "fleetscale's CRDs served by the hub, controller Ready", Timeout: 30 * time.Second,
+	s.Waits = []Wait{{Expect: "fleetscale's CRDs served by the hub, controller Ready", Timeout: 30 * time.Second,
 		Check: func(o *Observation) error {
 			_, err := o.MemberClusters()
 			return err
 		}}}
-	s1.Shows = []Command{withCheck(hubKubectl("get", "crds"), contains(
+	s.Shows = []Command{withCheck(w.hubKubectl("get", "crds"), contains(
 		"distributedscaledobjects.keda.kedify.io", "distributedscaledjobs.keda.kedify.io", "memberclusters.keda.kedify.io"))}
-	steps = append(steps, s1)
+	return s
+}
 
-	// 2: the members answer.
-	s2 := Step{ID: "2", Title: "three member clusters",
+// membersAnswer is step 2: the members answer.
+func (w *walkthrough) membersAnswer() Step {
+	s := Step{ID: "2", Title: "three member clusters",
 		Walkthrough: "Create three member clusters for the sample workload (k3d cluster create k3d-member-1, -2, -3).",
-		Here:        "The three members started in step 1; each answers kubectl through its kubeconfig in " + l.Dir + ".",
+		Here:        "The three members started in step 1; each answers kubectl through its kubeconfig in " + w.l.Dir + ".",
 	}
 	for i := 1; i <= Members; i++ {
-		s2.Actions = append(s2.Actions, Action{Cmd: withCheck(memberKubectl(i, "get", "nodes"), contains("Ready"))})
+		s.Actions = append(s.Actions, Action{Cmd: withCheck(w.memberKubectl(i, "get", "nodes"), contains("Ready"))})
 	}
-	steps = append(steps, s2)
+	return s
+}
 
-	// 3: nginx in each member.
-	s3 := Step{ID: "3", Title: "nginx in each member",
+// nginxInEachMember is step 3: nginx in each member.
+func (w *walkthrough) nginxInEachMember() Step {
+	s := Step{ID: "3", Title: "nginx in each member",
 		Walkthrough: "Deploy nginx to each member cluster; each deployment starts with a single replica.",
 		Here:        "The same commands, with each member's kubeconfig.",
 	}
 	for i := 1; i <= Members; i++ {
-		s3.Actions = append(s3.Actions, Action{Cmd: memberKubectl(i, "create", "deployment", NginxName, "--image=nginx")})
+		s.Actions = append(s.Actions, Action{Cmd: w.memberKubectl(i, "create", "deployment", NginxName, "--image=nginx")})
 	}
-	s3.Waits = []Wait{{Expect: "nginx has 1 replica, Ready, in each member", Timeout: 90 * time.Second,
+	s.Waits = []Wait{{Expect: "nginx has 1 replica, Ready, in each member", Timeout: 90 * time.Second,
 		Check: func(o *Observation) error {
 			for i := 1; i <= Members; i++ {
 				d, err := o.Deployment(i)
@@ -262,29 +300,33 @@ func Walkthrough(l Layout) ([]Step, error) {
 			return nil
 		}}}
 	for i := 1; i <= Members; i++ {
-		s3.Shows = append(s3.Shows, memberKubectl(i, "get", "deployments"))
+		s.Shows = append(s.Shows, w.memberKubectl(i, "get", "deployments"))
 	}
-	steps = append(steps, s3)
+	return s
+}
 
-	// 4: registration.
-	s4 := Step{ID: "4", Title: "register the members",
+// registerMembers is step 4: registration.
+func (w *walkthrough) registerMembers() Step {
+	s := Step{ID: "4", Title: "register the members",
 		Walkthrough: "Register each member with the KEDA cluster (kubectl kedify mc setup-member k3d-member-N ...), " +
 			"then list them (mc list-members).",
 		Here: "fleetscale's plugin is kubectl fleetscale (bin/kubectl-fleetscale). No --member-api-url: the hub reaches " +
 			"each member at the URL of its kubeconfig.",
 	}
 	for i := 1; i <= Members; i++ {
-		s4.Actions = append(s4.Actions, Action{Cmd: Command{Args: []string{"kubectl", "fleetscale", "mc", "setup-member", MemberName(i),
-			"--keda-kubeconfig", l.hub(), "--member-kubeconfig", l.member(i)}}})
+		s.Actions = append(s.Actions, Action{Cmd: Command{Args: []string{"kubectl", "fleetscale", "mc", "setup-member", MemberName(i),
+			"--keda-kubeconfig", w.l.hub(), "--member-kubeconfig", w.l.member(i)}}})
 	}
-	s4.Waits = []Wait{{Expect: "3 members registered and Ready", Timeout: 90 * time.Second,
+	s.Waits = []Wait{{Expect: "3 members registered and Ready", Timeout: 90 * time.Second,
 		Check: func(o *Observation) error { return membersReady(o, 1, 2, 3) }}}
-	s4.Shows = []Command{withCheck(listMembers, contains(MemberName(1), MemberName(2), MemberName(3)))}
-	steps = append(steps, s4)
+	s.Shows = []Command{withCheck(w.listMembers(), contains(MemberName(1), MemberName(2), MemberName(3)))}
+	return s
+}
 
-	// 5: the DSO.
+// dso is step 5: the DSO, and the demo's shorter grace period.
+func (w *walkthrough) dso() Step {
 	patch := fmt.Sprintf(`{"spec":{"rebalancingPolicy":{"gracePeriod":"%s"}}}`, GracePeriod)
-	steps = append(steps, Step{ID: "5", Title: "DistributedScaledObject, metric 20",
+	return Step{ID: "5", Title: "DistributedScaledObject, metric 20",
 		Walkthrough: "In the KEDA cluster, create a ConfigMap holding a mock metric (metric-value 20) and a " +
 			"DistributedScaledObject scaling nginx across the members from it (kubernetes-resource trigger, targetValue 5, " +
 			"min 1, max 10).",
@@ -292,9 +334,9 @@ func Walkthrough(l Layout) ([]Step, error) {
 			"spec.rebalancingPolicy.gracePeriod goes from its default 1m to %s, so that the outage steps below take seconds "+
 			"instead of minutes.", GracePeriod),
 		Actions: []Action{
-			{Cmd: apply(m5)},
+			{Cmd: w.apply(w.m5)},
 			{Say: fmt.Sprintf("Shorten the grace period to %s (demo only):", GracePeriod),
-				Cmd: hubKubectl("patch", "dso", DSOName, "--type", "merge", "-p", patch)},
+				Cmd: w.hubKubectl("patch", "dso", DSOName, "--type", "merge", "-p", patch)},
 		},
 		Waits: []Wait{{Expect: "20 / 5 = total 4 over three members: 2/1/1", Timeout: 90 * time.Second, View: ViewDSO,
 			Check: func(o *Observation) error {
@@ -307,24 +349,26 @@ func Walkthrough(l Layout) ([]Step, error) {
 				}
 				return replicasAre(o, []int{1, 2, 3}, 1, 1, 2)
 			}}},
-		Shows: []Command{getDSOWant("4/4", "3/3")},
-	})
+		Shows: []Command{w.getDSOWant("4/4", "3/3")},
+	}
+}
 
-	// 6: watch, describe, metric 50.
-	s6 := Step{ID: "6", Title: "check scaling, metric 50",
+// metric50 is step 6: check the split, describe, then metric 50.
+func (w *walkthrough) metric50() Step {
+	s := Step{ID: "6", Title: "check scaling, metric 50",
 		Walkthrough: "Check the replicas in each member and describe the DistributedScaledObject; then set the metric " +
 			"to 50: the deployments scale up.",
 		Here: "The same commands. The total goes 4 -> 8 -> 10 rather than straight to 10: as with KEDA's HPA, one " +
 			"evaluation at most doubles the replicas (max(2 x current, 4)); the DSO's Scaled events show both steps.",
 	}
-	for _, c := range getDeployments(1, 2, 3) {
-		s6.Actions = append(s6.Actions, Action{Cmd: c})
+	for _, c := range w.getDeployments(1, 2, 3) {
+		s.Actions = append(s.Actions, Action{Cmd: c})
 	}
-	s6.Actions = append(s6.Actions,
+	s.Actions = append(s.Actions,
 		Action{Say: "describe shows each member's desired and current replicas and state:",
-			Cmd: withCheck(hubKubectl("describe", "distributedscaledobject", DSOName), contains(MemberName(1), "Desired Replicas"))},
-		Action{Say: "Raise the metric to 50:", Cmd: apply(m6)})
-	s6.Waits = []Wait{{Expect: "50 / 5 = total 10, split 4/3/3", Timeout: 90 * time.Second, View: ViewDSO,
+			Cmd: withCheck(w.hubKubectl("describe", "distributedscaledobject", DSOName), contains(MemberName(1), "Desired Replicas"))},
+		Action{Say: "Raise the metric to 50:", Cmd: w.apply(w.m6)})
+	s.Waits = []Wait{{Expect: "50 / 5 = total 10, split 4/3/3", Timeout: 90 * time.Second, View: ViewDSO,
 		Check: func(o *Observation) error {
 			d, err := dsoWithStatus(o)
 			if err != nil {
@@ -349,16 +393,18 @@ func Walkthrough(l Layout) ([]Step, error) {
 				return nil
 			}},
 	}
-	s6.Shows = append(getDeployments(1, 2, 3),
-		withCheck(hubKubectl("get", "events", "--field-selector", "reason=Scaled"), contains("Total 8: 4 → 8", "Total 10: 8 → 10")))
-	steps = append(steps, s6)
+	s.Shows = append(w.getDeployments(1, 2, 3),
+		withCheck(w.hubKubectl("get", "events", "--field-selector", "reason=Scaled"), contains("Total 8: 4 → 8", "Total 10: 8 → 10")))
+	return s
+}
 
-	// 7a: nginx deleted in member 2, then recreated.
-	steps = append(steps, Step{ID: "7a", Title: "nginx deleted in member 2",
+// nginxDeleted is the first half of step 7a: nginx deleted in member 2.
+func (w *walkthrough) nginxDeleted() Step {
+	return Step{ID: "7a", Title: "nginx deleted in member 2",
 		Walkthrough: "Simulate an outage: delete nginx from one member. KEDA waits for a grace period (default 1 minute) " +
 			"before rebalancing across the remaining members.",
 		Here:    fmt.Sprintf("The grace period is %s here (step 5).", GracePeriod),
-		Actions: []Action{{Cmd: memberKubectl(2, "delete", "deployment", NginxName)}},
+		Actions: []Action{{Cmd: w.memberKubectl(2, "delete", "deployment", NginxName)}},
 		Waits: []Wait{
 			{Expect: fmt.Sprintf("member 2 Unhealthy (nginx not found); it keeps its share for the %s grace period", GracePeriod),
 				Timeout: 60 * time.Second, View: ViewDSO,
@@ -384,13 +430,17 @@ func Walkthrough(l Layout) ([]Step, error) {
 					return replicaSum(o, []int{1, 3}, 10)
 				}},
 		},
-		Shows: []Command{getDSOWant("2/3")},
-	})
-	steps = append(steps, Step{ID: "7a", Title: "nginx recreated in member 2",
+		Shows: []Command{w.getDSOWant("2/3")},
+	}
+}
+
+// nginxRecreated is the second half of step 7a: nginx recreated in member 2.
+func (w *walkthrough) nginxRecreated() Step {
+	return Step{ID: "7a", Title: "nginx recreated in member 2",
 		Walkthrough: "Restore the member by redeploying nginx.",
 		Here: fmt.Sprintf("Member 2 is Recovering until it has been healthy for the grace period (%s), then gets its share "+
 			"back step by step.", GracePeriod),
-		Actions: []Action{{Cmd: memberKubectl(2, "create", "deployment", NginxName, "--image=nginx")}},
+		Actions: []Action{{Cmd: w.memberKubectl(2, "create", "deployment", NginxName, "--image=nginx")}},
 		Waits: []Wait{{Expect: "member 2 Ready again, total 10 split 4/3/3", Timeout: 120 * time.Second, View: ViewDSO,
 			Check: func(o *Observation) error {
 				d, err := dsoWithStatus(o)
@@ -405,16 +455,18 @@ func Walkthrough(l Layout) ([]Step, error) {
 				}
 				return replicasAre(o, []int{1, 2, 3}, 3, 3, 4)
 			}}},
-		Shows: []Command{getDSOWant("10/10", "3/3")},
-	})
+		Shows: []Command{w.getDSOWant("10/10", "3/3")},
+	}
+}
 
-	// 7b: member 3 stopped.
-	steps = append(steps, Step{ID: "7b", Title: "member 3 stopped",
+// memberStopped is step 7b: member 3 stopped.
+func (w *walkthrough) memberStopped() Step {
+	return Step{ID: "7b", Title: "member 3 stopped",
 		Walkthrough: "A bigger outage: delete a whole member cluster (k3d cluster delete k3d-member-3). KEDA waits for the " +
 			"grace period again, then rebalances across the remaining members.",
 		Here: "No k3d here: fleetscale-dev stop member-3 stops all of member 3's processes (apiserver, controller-manager, " +
 			"scheduler, kwok); the hub can no longer reach it.",
-		Actions: []Action{{Cmd: Command{Args: []string{"fleetscale-dev", "stop", ClusterName(3), "--dir", l.Dir}, Timeout: time.Minute}}},
+		Actions: []Action{{Cmd: Command{Args: []string{"fleetscale-dev", "stop", ClusterName(3), "--dir", w.l.Dir}, Timeout: time.Minute}}},
 		Waits: []Wait{
 			{Expect: fmt.Sprintf("member 3 unreachable: Unhealthy, it keeps its share for the %s grace period", GracePeriod),
 				Timeout: 60 * time.Second, View: ViewDSO,
@@ -445,14 +497,16 @@ func Walkthrough(l Layout) ([]Step, error) {
 					return replicaSum(o, []int{1, 2}, 10)
 				}},
 		},
-		Shows: []Command{getDSOWant("10/10", "2/3"), withCheck(listMembers, lineHas(MemberName(3), "NotReady"))},
-	})
+		Shows: []Command{w.getDSOWant("10/10", "2/3"), withCheck(w.listMembers(), lineHas(MemberName(3), "NotReady"))},
+	}
+}
 
-	// 7c: member 3 deregistered.
-	steps = append(steps, Step{ID: "7c", Title: "member 3 unregistered",
+// memberUnregistered is step 7c: member 3 unregistered.
+func (w *walkthrough) memberUnregistered() Step {
+	return Step{ID: "7c", Title: "member 3 unregistered",
 		Walkthrough: "If the member stays down, unregister it (kubectl kedify mc delete-member k3d-member-3).",
 		Here:        "The same with kubectl fleetscale. Without a terminal on stdin it asks no confirmation, like kubectl delete.",
-		Actions: []Action{{Cmd: Command{Env: l.hubEnv(), Args: []string{"kubectl", "fleetscale", "mc", "delete-member", MemberName(3)},
+		Actions: []Action{{Cmd: Command{Env: w.l.hubEnv(), Args: []string{"kubectl", "fleetscale", "mc", "delete-member", MemberName(3)},
 			Check: contains(MemberName(3))}}},
 		Waits: []Wait{{Expect: "k3d-member-3 gone from the registrations and from the DSO's status: members 2/2, 10 replicas",
 			Timeout: 60 * time.Second, View: ViewDSO,
@@ -479,18 +533,20 @@ func Walkthrough(l Layout) ([]Step, error) {
 				return replicaSum(o, []int{1, 2}, 10)
 			}}},
 		Shows: []Command{
-			withCheck(listMembers, and(contains(MemberName(1), MemberName(2)), lacks(MemberName(3)))),
-			withCheck(Command{Args: []string{"kubectl", "fleetscale", "status", "dso", DSOName, "--keda-kubeconfig", l.hub()}},
+			withCheck(w.listMembers(), and(contains(MemberName(1), MemberName(2)), lacks(MemberName(3)))),
+			withCheck(Command{Args: []string{"kubectl", "fleetscale", "status", "dso", DSOName, "--keda-kubeconfig", w.l.hub()}},
 				and(contains(MemberName(1), MemberName(2), "replicas 10/10"), lacks(MemberName(3)))),
 		},
-	})
+	}
+}
 
-	// 8: whitelist and weights.
-	steps = append(steps, Step{ID: "8", Title: "whitelist members 1, 2 with weights 3:1",
+// whitelistAndWeights is step 8: whitelist and weights.
+func (w *walkthrough) whitelistAndWeights() Step {
+	return Step{ID: "8", Title: "whitelist members 1, 2 with weights 3:1",
 		Walkthrough: "Whitelist the members eligible for scaling and weigh them: k3d-member-1 weight 3, k3d-member-2 weight 1.",
 		Here: "The walkthrough's manifest, unchanged. kubectl apply keeps the grace period patched in step 5: it removes " +
 			"only fields it set itself.",
-		Actions: []Action{{Cmd: apply(m8)}},
+		Actions: []Action{{Cmd: w.apply(w.m8)}},
 		Waits: []Wait{{Expect: "members 1 and 2 split 10 about 3:1 (8/2 or 7/3)", Timeout: 120 * time.Second, View: ViewDSO,
 			Check: func(o *Observation) error {
 				d, err := dsoWithStatus(o)
@@ -509,19 +565,21 @@ func Walkthrough(l Layout) ([]Step, error) {
 				}
 				return nil
 			}}},
-		Shows: append(getDeployments(1, 2), getDSOWant("10/10", "2/2")),
-	})
+		Shows: append(w.getDeployments(1, 2), w.getDSOWant("10/10", "2/2")),
+	}
+}
 
-	// 9: the DSJ.
+// dsj is step 9: the DSJ.
+func (w *walkthrough) dsj() Step {
 	seen := map[int]map[string]bool{1: {}, 2: {}}
-	steps = append(steps, Step{ID: "9", Title: "DistributedScaledJob over members 1, 2",
+	return Step{ID: "9", Title: "DistributedScaledJob over members 1, 2",
 		Walkthrough: "Scale Jobs with a DistributedScaledJob over k3d-member-1 and k3d-member-2 (metric 20, target 5, gradual " +
 			"rollout, 2 completed Jobs kept), then list the Jobs in each member.",
 		Here: fmt.Sprintf("The walkthrough's manifest, unchanged. kwok runs no containers: each Job's pod succeeds after %s "+
 			"instead of busybox's sleep 33. The ConfigMap goes back to 20, so the DSO of step 8 will scale down to 4 too, "+
 			"once the HPA's 5-minute scale-down stabilization window has passed.",
 			JobPodDuration),
-		Actions: []Action{{Cmd: apply(m9)}},
+		Actions: []Action{{Cmd: w.apply(w.m9)}},
 		Waits: []Wait{
 			{Expect: "20 / 5 = 4 Jobs, created in members 1 and 2 only", Timeout: 120 * time.Second, View: ViewDSJ,
 				Check: func(o *Observation) error {
@@ -532,7 +590,7 @@ func Walkthrough(l Layout) ([]Step, error) {
 					if len(d.Status.Conditions) == 0 && len(d.Status.MemberClusterStatuses) == 0 {
 						if o.Elapsed() > noStatusAfter {
 							return fatal("the DistributedScaledJob has no status after %s: does this fleetscale-controller "+
-								"reconcile DistributedScaledJobs? (see %s)", noStatusAfter, filepath.Join(l.Dir, ControllerLogFile))
+								"reconcile DistributedScaledJobs? (see %s)", noStatusAfter, filepath.Join(w.l.Dir, ControllerLogFile))
 						}
 						return errors.New("no status yet")
 					}
@@ -583,12 +641,11 @@ func Walkthrough(l Layout) ([]Step, error) {
 				}},
 		},
 		Shows: []Command{
-			memberKubectl(1, "get", "jobs"), memberKubectl(2, "get", "jobs"),
-			withCheck(Command{Args: []string{"kubectl", "fleetscale", "status", "dsj", DSJName, "--keda-kubeconfig", l.hub()}},
+			w.memberKubectl(1, "get", "jobs"), w.memberKubectl(2, "get", "jobs"),
+			withCheck(Command{Args: []string{"kubectl", "fleetscale", "status", "dsj", DSJName, "--keda-kubeconfig", w.l.hub()}},
 				and(contains(MemberName(1), MemberName(2)), lacks(MemberName(3)))),
 		},
-	})
-	return steps, nil
+	}
 }
 
 func withCheck(c Command, check func(string) error) Command {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/fleetscale/fleetscale/api/v1alpha1"
 )
 
 // State is a member's place in the failover state machine, as shown in status.
@@ -23,10 +25,10 @@ const (
 	StateRecovering State = "Recovering"
 )
 
-// Defaults of Policy, matching the DSO's spec.rebalancingPolicy defaults.
+// Defaults of Policy: the DSO's spec.rebalancingPolicy defaults.
 const (
-	DefaultGracePeriod            = time.Minute
-	DefaultMaxRebalancePercentage = 50
+	DefaultGracePeriod            = v1alpha1.DefaultRebalanceGracePeriod
+	DefaultMaxRebalancePercentage = v1alpha1.DefaultMaxRebalancePercentage
 	// DefaultStepInterval is KEDA's default pollingInterval: the sync period between steps.
 	DefaultStepInterval = 30 * time.Second
 )

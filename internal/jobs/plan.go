@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/distribution"
 )
 
@@ -100,12 +101,12 @@ type Policy struct {
 // rollout default, history limits 100 (KEDA's).
 func DefaultPolicy() Policy {
 	return Policy{
-		GracePeriod:                time.Minute,
-		SoftTaintDuration:          3 * time.Minute,
-		HardTaintDuration:          5 * time.Minute,
-		Duplication:                KeepAll,
-		SuccessfulJobsHistoryLimit: 100,
-		FailedJobsHistoryLimit:     100,
+		GracePeriod:                v1alpha1.DefaultFailoverGracePeriod,
+		SoftTaintDuration:          v1alpha1.DefaultSoftTaintDuration,
+		HardTaintDuration:          v1alpha1.DefaultHardTaintDuration,
+		Duplication:                Duplication(v1alpha1.DefaultDuplicationPolicy),
+		SuccessfulJobsHistoryLimit: v1alpha1.DefaultJobsHistoryLimit,
+		FailedJobsHistoryLimit:     v1alpha1.DefaultJobsHistoryLimit,
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/autoscaling"
@@ -78,6 +79,8 @@ func (r *Reconciler) evaluate(ctx context.Context, s *scope) {
 	s.deferred += int64(s.plan.DeferredFailovers)
 	s.placements = s.plan.Place(int(n))
 	s.unplaced = int(n) - len(s.placements)
+	ctrl.LoggerFrom(ctx).V(1).Info("Jobs decided", "create", n, "placed", len(s.placements), "deferred", s.deferred,
+		"failovers", len(s.plan.Failovers), "deletions", len(s.plan.Deletions), "running", running, "pending", pending)
 }
 
 // DefaultMaxJobsPerEvaluation is the Jobs-per-evaluation cap when the Reconciler sets none.

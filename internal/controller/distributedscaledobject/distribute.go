@@ -7,6 +7,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/fleetscale/fleetscale/internal/distribution"
 )
@@ -14,12 +15,12 @@ import (
 // distribute runs the failover state machine and one rebalancing step (internal/distribution).
 func (r *Reconciler) distribute(s *scope) {
 	policy := distribution.Policy{
-		GracePeriod:            time.Minute,
-		MaxRebalancePercentage: 50,
+		GracePeriod:            distribution.DefaultGracePeriod,
+		MaxRebalancePercentage: distribution.DefaultMaxRebalancePercentage,
 		StepInterval:           r.syncPeriod(),
 	}
 	if rp := s.dso.Spec.RebalancingPolicy; rp != nil {
-		policy.GracePeriod = rp.GracePeriod.Duration(metav1.Duration{Duration: time.Minute}).Duration
+		policy.GracePeriod = rp.GracePeriod.Duration(metav1.Duration{Duration: distribution.DefaultGracePeriod}).Duration
 		if rp.MaxRebalancePercentage != nil {
 			policy.MaxRebalancePercentage = *rp.MaxRebalancePercentage
 		}
@@ -130,6 +131,8 @@ func (r *Reconciler) apply(ctx context.Context, s *scope) {
 				s.applyErrors[mv.name] = err.Error()
 				return
 			}
+			ctrl.LoggerFrom(ctx).V(1).Info("Share written", "member", mv.name, "namespace", mv.namespace,
+				"replicas", mv.result.Write, "state", mv.result.State)
 			mv.applied, mv.replicasAfter = true, mv.result.Write
 		}()
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/autoscaling"
@@ -77,6 +78,9 @@ func (r *Reconciler) evaluateTotal(ctx context.Context, s *scope) {
 	}
 	d = r.holdWithinSyncPeriod(s, in.State, d)
 	s.decision, s.total, s.totalDecided = d, d.DesiredReplicas, true
+	// The reason names triggers and rules, never a value read from a Secret.
+	ctrl.LoggerFrom(ctx).V(1).Info("Total decided", "total", d.DesiredReplicas, "previous", s.prevTotal,
+		"active", d.Active, "reason", d.Reason, "requeueAfter", d.RequeueAfter)
 	storeState(&s.dso.Status, d, s.now, s.sensitive)
 	s.dso.Status.LastEvaluationTime = &metav1.Time{Time: s.now}
 }
