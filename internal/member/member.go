@@ -72,6 +72,8 @@ type Member struct {
 	// watched is WatchKind's progress per kind. Its own lock, never held across a call.
 	watchMu sync.Mutex
 	watched map[schema.GroupVersionKind]watchState
+	// own tells the watch events of our own /scale writes from other writers'.
+	own *ownWrites
 }
 
 func newMember(parent context.Context, mc memberConfig) (*Member, error) {
@@ -104,7 +106,7 @@ func newMember(parent context.Context, mc memberConfig) (*Member, error) {
 	ctx, cancel := context.WithCancel(parent)
 	ctx = logf.IntoContext(ctx, logf.FromContext(parent).WithValues("member", mc.name))
 	return &Member{memberConfig: mc, cfg: cfg, clientset: cs, cluster: cl, ctx: ctx, cancel: cancel,
-		watched: map[schema.GroupVersionKind]watchState{}}, nil
+		watched: map[schema.GroupVersionKind]watchState{}, own: newOwnWrites()}, nil
 }
 
 func (m *Member) start() {
@@ -222,11 +224,37 @@ func (m *Member) watchKind(ctx context.Context, gvk schema.GroupVersionKind) err
 		m.notify(Event{Type: EventTargetChanged, Member: m.name, GVK: gvk, Namespace: co.GetNamespace(), Name: co.GetName(), Labels: co.GetLabels()})
 	}
 	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    forward,
-		UpdateFunc: func(_, n interface{}) { forward(n) },
-		DeleteFunc: forward,
+		AddFunc: forward,
+		UpdateFunc: func(o, n interface{}) {
+			// A status-only change (the workload's controller reporting progress: several
+			// per scale) or the echo of our own write changes no input of a decision that
+			// the next poll would not see; evaluating on each would queue them ahead of a
+			// trigger change.
+			co, ok := n.(client.Object)
+			if !ok || !specChanged(o, n) || !m.own.publish(targetKey{gvk, co.GetNamespace(), co.GetName()}, co.GetResourceVersion()) {
+				return
+			}
+			forward(n)
+		},
+		DeleteFunc: func(o interface{}) {
+			if co, ok := o.(client.Object); ok {
+				m.own.forget(targetKey{gvk, co.GetNamespace(), co.GetName()})
+			}
+			forward(o)
+		},
 	})
 	return err
+}
+
+// specChanged: the update changed the object's spec (its generation, which status writes
+// leave alone) or started its deletion.
+func specChanged(o, n interface{}) bool {
+	oo, ok1 := o.(client.Object)
+	no, ok2 := n.(client.Object)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return oo.GetGeneration() != no.GetGeneration() || oo.GetDeletionTimestamp().IsZero() != no.GetDeletionTimestamp().IsZero()
 }
 
 // mayWatch asks the member (SelfSubjectAccessReview, which every authenticated identity may
@@ -342,7 +370,21 @@ func (m *Member) SetReplicas(ctx context.Context, gvk schema.GroupVersionKind, n
 	if err != nil {
 		return fmt.Errorf("scale patch: %w", err)
 	}
-	err = m.cluster.GetClient().SubResource("scale").Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch))
+	// The response is the Scale, whose resourceVersion is the target's after the write.
+	scale := &unstructured.Unstructured{}
+	scale.SetGroupVersionKind(autoscalingv1.SchemeGroupVersion.WithKind("Scale"))
+	key := targetKey{gvk, namespace, name}
+	m.own.begin(key)
+	err = m.cluster.GetClient().SubResource("scale").Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch),
+		&client.SubResourcePatchOptions{SubResourceBody: scale})
+	produced := ""
+	if err == nil {
+		produced = scale.GetResourceVersion()
+	}
+	if m.own.end(key, produced) {
+		// Another writer changed the target while our write was in flight.
+		m.notify(Event{Type: EventTargetChanged, Member: m.name, GVK: gvk, Namespace: namespace, Name: name})
+	}
 	m.opts.Metrics.ScaleWrite(m.name, err)
 	if err != nil {
 		return fmt.Errorf("scale %s %s/%s in member %s to %d: %w", gvk.Kind, namespace, name, m.name, replicas, err)

@@ -24,20 +24,7 @@ func TestReadyPods(t *testing.T) {
 	ctx := context.Background()
 	ns := f.Namespace(t, "ready-")
 
-	// A registry of our own over member 1's registration, under a name the hub does not know
-	// (its status writes go nowhere), so the controller's registry is left alone.
-	mc := memberCluster(g, f, fleettest.MemberName(1))
-	var secret corev1.Secret
-	g.Expect(f.Hub.Get(ctx, client.ObjectKey{Namespace: plugin.DefaultNamespace, Name: mc.Spec.KubeconfigSecretRef.Name}, &secret)).To(Succeed())
-	reg := member.NewRegistry(f.Hub, member.Options{Scheme: manager.Scheme(), ProbeInterval: time.Hour})
-	rctx, stop := context.WithCancel(ctx)
-	t.Cleanup(stop)
-	go func() { _ = reg.Start(rctx) }()
-	probe := mc.DeepCopy()
-	probe.Name = "readiness-probe"
-	g.Expect(reg.Register(probe, secret.Data[mc.Spec.KubeconfigSecretRef.Key])).To(Succeed())
-	m, ok := reg.Get("readiness-probe")
-	g.Expect(ok).To(BeTrue())
+	_, m := ownMember(t, g, f, "readiness-probe")
 
 	pod := func(name, app string, phase corev1.PodPhase, ready corev1.ConditionStatus) {
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": app}},
@@ -67,4 +54,24 @@ func TestReadyPods(t *testing.T) {
 	g.Expect(n).To(BeEquivalentTo(2), "Running and Ready, not being deleted, of this selector")
 	_, err = m.ReadyPods(ctx, ns, "")
 	g.Expect(err).To(HaveOccurred(), "no selector: nothing to count")
+}
+
+// ownMember registers member 1 again in a registry of our own, under a name the hub does not
+// know (its status writes go nowhere), so the controller's registry is left alone.
+func ownMember(t *testing.T, g Gomega, f *fleettest.Fleet, name string) (*member.Registry, *member.Member) {
+	t.Helper()
+	ctx := context.Background()
+	mc := memberCluster(g, f, fleettest.MemberName(1))
+	var secret corev1.Secret
+	g.Expect(f.Hub.Get(ctx, client.ObjectKey{Namespace: plugin.DefaultNamespace, Name: mc.Spec.KubeconfigSecretRef.Name}, &secret)).To(Succeed())
+	reg := member.NewRegistry(f.Hub, member.Options{Scheme: manager.Scheme(), ProbeInterval: time.Hour, ReadOnly: true})
+	rctx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	go func() { _ = reg.Start(rctx) }()
+	probe := mc.DeepCopy()
+	probe.Name = name
+	g.Expect(reg.Register(probe, secret.Data[mc.Spec.KubeconfigSecretRef.Key])).To(Succeed())
+	m, ok := reg.Get(name)
+	g.Expect(ok).To(BeTrue())
+	return reg, m
 }

@@ -128,20 +128,25 @@ func (r *Reconciler) observeMembers(ctx context.Context, s *scope) error {
 		}()
 	}
 	wg.Wait()
-	waitOver := s.now.Sub(s.waitingSince()) >= r.firstReadTimeout()
+	s.resolveWaiting(r.firstReadTimeout())
+	return nil
+}
+
+// resolveWaiting decides, for the members whose first read is still unknown, whether this
+// evaluation waits for them (s.waitingFor) or, once the DSO has waited firstReadTimeout,
+// goes on without them: from then on such a member is unhealthy with its reason.
+func (s *scope) resolveWaiting(firstReadTimeout time.Duration) {
+	waitOver := s.now.Sub(s.waitingSince()) >= firstReadTimeout
 	for _, mv := range s.members {
 		if !mv.unknown {
 			continue
 		}
 		if waitOver {
-			// Bounded: from now on the member is unhealthy with its reason, and the others
-			// are evaluated without it.
 			mv.unknown = false
 			continue
 		}
 		s.waitingFor = append(s.waitingFor, mv.name)
 	}
-	return nil
 }
 
 // waitingSince is when this DSO started waiting for its members' first read: when its Ready

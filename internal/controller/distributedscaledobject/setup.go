@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,6 +29,18 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return o.(*v1alpha1.DistributedScaledObject).Spec.ScaledObjectSpec.Triggers
 	}); err != nil {
 		return err
+	}
+	// A target event concerns the DSOs naming that target: at 1,000 DSOs, listing (and
+	// copying) all of them for each member's target events would cost more than the event.
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.DistributedScaledObject{}, targetIndex,
+		func(o client.Object) []string {
+			dso := o.(*v1alpha1.DistributedScaledObject)
+			if dso.Spec.ScaledObjectSpec.ScaleTargetRef == nil {
+				return nil
+			}
+			return []string{targetIndexKey(targetGVK(dso), dso.Spec.ScaledObjectSpec.ScaleTargetRef.Name)}
+		}); err != nil {
+		return fmt.Errorf("index scale targets: %w", err)
 	}
 	triggers := r.triggerCache()
 	if err := mgr.Add(triggers); err != nil {
@@ -55,7 +68,11 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 // member, and for target changes only those whose target it is.
 func (r *Reconciler) forMemberEvent(ctx context.Context, e member.Event) []reconcile.Request {
 	var list v1alpha1.DistributedScaledObjectList
-	if err := r.List(ctx, &list); err != nil {
+	var opts []client.ListOption
+	if e.Type == member.EventTargetChanged {
+		opts = append(opts, client.MatchingFields{targetIndex: targetIndexKey(e.GVK, e.Name)})
+	}
+	if err := r.List(ctx, &list, opts...); err != nil {
 		// Dropped: the DSOs it concerns are evaluated again at their next poll.
 		ctrl.LoggerFrom(ctx).Error(err, "Member event dropped: cannot list DistributedScaledObjects", "member", e.Member, "event", e.Type)
 		return nil
@@ -81,4 +98,12 @@ func requests(items []v1alpha1.DistributedScaledObject, keep func(*v1alpha1.Dist
 		}
 	}
 	return reqs
+}
+
+// targetIndex indexes DSOs by the kind and name of their scale target (the member namespace
+// may differ per member: forMemberEvent checks it).
+const targetIndex = "fleetscale.target"
+
+func targetIndexKey(gvk schema.GroupVersionKind, name string) string {
+	return gvk.Group + "/" + gvk.Kind + "/" + name
 }

@@ -139,3 +139,52 @@ func TestSetWaitingOnlyBeforeTheFirstEvaluation(t *testing.T) {
 		t.Fatalf("an evaluated DSO's conditions changed while waiting: %+v", s.dso.Status.Conditions)
 	}
 }
+
+// A new DSO waits for a member whose first read is unknown (not probed yet, or a read that
+// timed out) for at most the first-read timeout, counted from when it started waiting
+// (its WaitingForMembers condition); then it goes on, and the member is unhealthy.
+func TestFirstReadWaitIsBounded(t *testing.T) {
+	const limit = 30 * time.Second
+	members := func() []*memberView {
+		return []*memberView{{name: "m1", unknown: true}, {name: "m2"}, {name: "m3", unknown: true}}
+	}
+	// The first evaluation: nothing waited yet.
+	s := newScope(testDSO(0), t0)
+	s.members = members()
+	s.resolveWaiting(limit)
+	if got := strings.Join(s.waitingFor, ","); got != "m1,m3" {
+		t.Fatalf("first evaluation waits for %q, want m1,m3", got)
+	}
+
+	waiting := func(since time.Time, now time.Time) *scope {
+		dso := testDSO(0)
+		dso.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: metav1.ConditionUnknown,
+			Reason: ReasonWaitingForMembers, LastTransitionTime: metav1.NewTime(since)}}
+		s := newScope(dso, now)
+		s.members = members()
+		s.resolveWaiting(limit)
+		return s
+	}
+	if s := waiting(t0, t0.Add(limit-time.Second)); len(s.waitingFor) != 2 {
+		t.Errorf("before the limit: waiting for %v, want m1 and m3", s.waitingFor)
+	}
+	s = waiting(t0, t0.Add(limit))
+	if len(s.waitingFor) != 0 {
+		t.Errorf("at the limit: still waiting for %v", s.waitingFor)
+	}
+	for _, mv := range s.members {
+		if mv.unknown {
+			t.Errorf("%s still unknown after the limit: it must count as unhealthy", mv.name)
+		}
+	}
+	// A condition that is not WaitingForMembers starts the wait now.
+	dso := testDSO(0)
+	dso.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue,
+		Reason: "ScaledObjectReady", LastTransitionTime: metav1.NewTime(t0.Add(-time.Hour))}}
+	s = newScope(dso, t0)
+	s.members = members()
+	s.resolveWaiting(limit)
+	if len(s.waitingFor) != 2 {
+		t.Errorf("a Ready DSO meeting unknown members waits afresh; waiting for %v", s.waitingFor)
+	}
+}

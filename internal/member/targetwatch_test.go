@@ -1,0 +1,78 @@
+package member_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	"github.com/fleetscale/fleetscale/internal/member"
+)
+
+// A target's watch evaluates what changes a decision's input: a spec change by someone else.
+// The echo of our own /scale write and the workload controller's status updates (several per
+// scale) publish nothing, so they never queue an evaluation ahead of a trigger change.
+func TestTargetEventsSkipOwnWritesAndStatusUpdates(t *testing.T) {
+	f := shared.Fleet(t)
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := f.Namespace(t, "echo-")
+
+	reg, m := ownMember(t, g, f, "echo-probe")
+	events := reg.Subscribe()
+
+	labels := map[string]string{"app": "web"}
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}, Spec: appsv1.DeploymentSpec{
+		Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: labels},
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx"}}}}}}
+	g.Expect(f.Member(1).Create(ctx, d)).To(Succeed())
+	gvk := appsv1.SchemeGroupVersion.WithKind("Deployment")
+	g.Expect(m.WatchKind(ctx, gvk)).To(Succeed())
+
+	webEvents := func(within time.Duration) int {
+		n := 0
+		deadline := time.After(within)
+		for {
+			select {
+			case e := <-events:
+				if isTargetEvent(e, ns, "web") {
+					n++
+				}
+			case <-deadline:
+				return n
+			}
+		}
+	}
+	g.Eventually(func() int { return webEvents(200 * time.Millisecond) }, 30*time.Second).Should(BeNumerically(">=", 1), "the initial list")
+
+	// Our write, then the status update a workload controller would make.
+	g.Expect(m.SetReplicas(ctx, gvk, ns, "web", 3)).To(Succeed())
+	g.Expect(f.Member(1).Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
+	d.Status.Replicas, d.Status.ObservedGeneration = 3, d.Generation
+	g.Expect(f.Member(1).Status().Update(ctx, d)).To(Succeed())
+	g.Expect(webEvents(3*time.Second)).To(BeZero(), "our own write and a status update publish nothing")
+
+	// Someone else's change to the spec is seen at once.
+	g.Expect(f.Member(1).Patch(ctx, d, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"replicas":5}}`)))).To(Succeed())
+	g.Expect(webEvents(5*time.Second)).To(Equal(1), "another writer's spec change")
+
+	// Our next write is again silent, even right after another writer's.
+	g.Expect(m.SetReplicas(ctx, gvk, ns, "web", 2)).To(Succeed())
+	g.Expect(webEvents(3 * time.Second)).To(BeZero())
+
+	// Deletion is published.
+	g.Expect(f.Member(1).Delete(ctx, d)).To(Succeed())
+	g.Expect(webEvents(5*time.Second)).To(Equal(1), "the deletion")
+}
+
+func isTargetEvent(e event.TypedGenericEvent[member.Event], ns, name string) bool {
+	return e.Object.Type == member.EventTargetChanged && e.Object.Namespace == ns && e.Object.Name == name
+}
