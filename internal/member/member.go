@@ -74,6 +74,8 @@ type Member struct {
 	watched map[schema.GroupVersionKind]watchState
 	// own tells the watch events of our own /scale writes from other writers'.
 	own *ownWrites
+	// seen is each target as last read or written, by resourceVersion (unchangedTarget).
+	seen *seenTargets
 }
 
 func newMember(parent context.Context, mc memberConfig) (*Member, error) {
@@ -106,7 +108,7 @@ func newMember(parent context.Context, mc memberConfig) (*Member, error) {
 	ctx, cancel := context.WithCancel(parent)
 	ctx = logf.IntoContext(ctx, logf.FromContext(parent).WithValues("member", mc.name))
 	return &Member{memberConfig: mc, cfg: cfg, clientset: cs, cluster: cl, ctx: ctx, cancel: cancel,
-		watched: map[schema.GroupVersionKind]watchState{}, own: newOwnWrites()}, nil
+		watched: map[schema.GroupVersionKind]watchState{}, own: newOwnWrites(), seen: newSeenTargets()}, nil
 }
 
 func (m *Member) start() {
@@ -177,14 +179,14 @@ func (m *Member) WatchKind(ctx context.Context, gvk schema.GroupVersionKind) err
 	}
 	m.watched[gvk] = watchState{pending: true}
 	m.watchMu.Unlock()
-	err := m.watchKind(ctx, gvk)
+	inf, err := m.watchKind(ctx, gvk)
 	m.watchMu.Lock()
 	defer m.watchMu.Unlock()
 	if err != nil {
 		m.watched[gvk] = watchState{failed: time.Now()}
 		return fmt.Errorf("watch %s in member %s: %w", gvk.Kind, m.name, err)
 	}
-	m.watched[gvk] = watchState{decided: true}
+	m.watched[gvk] = watchState{decided: true, informer: inf}
 	return nil
 }
 
@@ -193,25 +195,27 @@ func (m *Member) WatchKind(ctx context.Context, gvk schema.GroupVersionKind) err
 const watchRetry = 30 * time.Second
 
 // watchState is WatchKind's progress for one kind: decided (watching, or may not watch),
-// pending (another caller is asking), or failed at that time.
+// pending (another caller is asking), or failed at that time. informer is the kind's
+// metadata informer when watching.
 type watchState struct {
 	decided, pending bool
 	failed           time.Time
+	informer         cache.Informer
 }
 
-func (m *Member) watchKind(ctx context.Context, gvk schema.GroupVersionKind) error {
+func (m *Member) watchKind(ctx context.Context, gvk schema.GroupVersionKind) (cache.Informer, error) {
 	allowed, err := m.mayWatch(ctx, gvk)
 	if err != nil || !allowed {
 		if err == nil {
 			logf.FromContext(m.ctx).Info("Credentials may not list and watch the target kind: its changes are seen at the polling interval", "kind", gvk.String())
 		}
-		return err
+		return nil, err
 	}
 	obj := &metav1.PartialObjectMetadata{}
 	obj.SetGroupVersionKind(gvk)
 	inf, err := m.cluster.GetCache().GetInformer(m.ctx, obj, cache.BlockUntilSynced(false))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	forward := func(o interface{}) {
 		if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
@@ -238,12 +242,17 @@ func (m *Member) watchKind(ctx context.Context, gvk schema.GroupVersionKind) err
 		},
 		DeleteFunc: func(o interface{}) {
 			if co, ok := o.(client.Object); ok {
-				m.own.forget(targetKey{gvk, co.GetNamespace(), co.GetName()})
+				key := targetKey{gvk, co.GetNamespace(), co.GetName()}
+				m.own.forget(key)
+				m.seen.forget(key)
 			}
 			forward(o)
 		},
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return inf, nil
 }
 
 // specChanged: the update changed the object's spec (its generation, which status writes
@@ -308,6 +317,10 @@ type Target struct {
 func (m *Member) GetTarget(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (Target, error) {
 	ctx, cancel := m.CallContext(ctx)
 	defer cancel()
+	key := targetKey{gvk, namespace, name}
+	if t, ok := m.unchangedTarget(ctx, key); ok {
+		return t, nil
+	}
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(gvk)
 	obj.SetNamespace(namespace)
@@ -324,6 +337,13 @@ func (m *Member) GetTarget(ctx context.Context, gvk schema.GroupVersionKind, nam
 		}
 		return Target{}, fmt.Errorf("get %s %s/%s/scale in member %s: %w", gvk.Kind, namespace, name, m.name, err)
 	}
+	t := targetFromScale(scale)
+	m.seen.remember(key, scale.GetResourceVersion(), t)
+	return t, nil
+}
+
+// targetFromScale reads a Scale (autoscaling/v1) as returned by a GET or a write of /scale.
+func targetFromScale(scale *unstructured.Unstructured) Target {
 	t := Target{Exists: true}
 	if r, found, _ := unstructured.NestedInt64(scale.Object, "spec", "replicas"); found {
 		t.Replicas = int32(r)
@@ -334,7 +354,30 @@ func (m *Member) GetTarget(ctx context.Context, gvk schema.GroupVersionKind, nam
 	if sel, found, _ := unstructured.NestedString(scale.Object, "status", "selector"); found {
 		t.Selector = sel
 	}
-	return t, nil
+	return t
+}
+
+// unchangedTarget returns the target as last read or written when the kind's metadata
+// informer (WatchKind) holds it at the same resourceVersion: nothing changed since, so the
+// evaluation needs no read. Any change (spec, status, a deletion) moves the version, and a
+// kind that is not watched is always read.
+func (m *Member) unchangedTarget(ctx context.Context, key targetKey) (Target, bool) {
+	m.watchMu.Lock()
+	inf := m.watched[key.gvk].informer
+	m.watchMu.Unlock()
+	if inf == nil || !inf.HasSynced() {
+		return Target{}, false
+	}
+	t, version, ok := m.seen.get(key)
+	if !ok {
+		return Target{}, false
+	}
+	obj := &metav1.PartialObjectMetadata{}
+	obj.SetGroupVersionKind(key.gvk)
+	if err := m.cluster.GetCache().Get(ctx, client.ObjectKey{Namespace: key.namespace, Name: key.name}, obj); err != nil || obj.ResourceVersion != version {
+		return Target{}, false
+	}
+	return t, true
 }
 
 // ErrNotScalable: the target's kind is served but has no scale subresource.
@@ -380,6 +423,7 @@ func (m *Member) SetReplicas(ctx context.Context, gvk schema.GroupVersionKind, n
 	produced := ""
 	if err == nil {
 		produced = scale.GetResourceVersion()
+		m.seen.remember(key, produced, targetFromScale(scale))
 	}
 	if m.own.end(key, produced) {
 		// Another writer changed the target while our write was in flight.

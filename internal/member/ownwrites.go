@@ -113,3 +113,39 @@ func (w *ownWrites) dropIfDone(key targetKey, e *ownWrite) {
 		delete(w.targets, key)
 	}
 }
+
+// seenTargets is each target as last read or written through /scale, with the
+// resourceVersion it had then. One entry per target this controller reads.
+type seenTargets struct {
+	mu      sync.Mutex
+	targets map[targetKey]seenTarget
+}
+
+type seenTarget struct {
+	version string
+	target  Target
+}
+
+func newSeenTargets() *seenTargets { return &seenTargets{targets: map[targetKey]seenTarget{}} }
+
+func (s *seenTargets) remember(key targetKey, version string, t Target) {
+	if version == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.targets[key] = seenTarget{version: version, target: t}
+}
+
+func (s *seenTargets) get(key targetKey) (Target, string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.targets[key]
+	return e.target, e.version, ok
+}
+
+func (s *seenTargets) forget(key targetKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.targets, key)
+}

@@ -2,6 +2,8 @@ package member_test
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
+	"github.com/fleetscale/fleetscale/internal/fleettest"
 	"github.com/fleetscale/fleetscale/internal/member"
 )
 
@@ -75,4 +78,92 @@ func TestTargetEventsSkipOwnWritesAndStatusUpdates(t *testing.T) {
 
 func isTargetEvent(e event.TypedGenericEvent[member.Event], ns, name string) bool {
 	return e.Object.Type == member.EventTargetChanged && e.Object.Namespace == ns && e.Object.Name == name
+}
+
+// An evaluation reads a watched target's /scale only when it changed: while the metadata
+// informer holds the version last read or written, GetTarget answers from it without a
+// request; any change (here a status update) makes the next one read again.
+func TestUnchangedTargetIsNotReadAgain(t *testing.T) {
+	f := shared.Fleet(t)
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := f.Namespace(t, "seen-")
+	_, m := ownMember(t, g, f, "seen-probe")
+
+	labels := map[string]string{"app": "api"}
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: ns}, Spec: appsv1.DeploymentSpec{
+		Replicas: ptr.To[int32](2), Selector: &metav1.LabelSelector{MatchLabels: labels},
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx"}}}}}}
+	g.Expect(f.Member(1).Create(ctx, d)).To(Succeed())
+	gvk := appsv1.SchemeGroupVersion.WithKind("Deployment")
+	g.Expect(m.WatchKind(ctx, gvk)).To(Succeed())
+
+	scaleGets := func() float64 {
+		n, err := requestCount(ctx, f, 1, "GET", "deployments", "scale")
+		g.Expect(err).NotTo(HaveOccurred())
+		return n
+	}
+	// The first read goes to the API server; once the informer holds that version, none does.
+	g.Eventually(func(g Gomega) {
+		before := scaleGets()
+		tg, err := m.GetTarget(ctx, gvk, ns, "api")
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(tg.Replicas).To(BeEquivalentTo(2))
+		g.Expect(scaleGets()).To(Equal(before))
+	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+	before := scaleGets()
+	for range 5 {
+		tg, err := m.GetTarget(ctx, gvk, ns, "api")
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(tg).To(Equal(member.Target{Exists: true, Replicas: 2, Selector: "app=api"}))
+	}
+	g.Expect(scaleGets()).To(Equal(before), "five evaluations of an unchanged target read nothing")
+
+	// Our write's response is the new version: still nothing to read.
+	g.Expect(m.SetReplicas(ctx, gvk, ns, "api", 4)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		tg, err := m.GetTarget(ctx, gvk, ns, "api")
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(tg.Replicas).To(BeEquivalentTo(4))
+	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+
+	// A status update moves the version: the next evaluation reads it.
+	g.Expect(f.Member(1).Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
+	d.Status.Replicas = 4
+	g.Expect(f.Member(1).Status().Update(ctx, d)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		tg, err := m.GetTarget(ctx, gvk, ns, "api")
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(tg.StatusReplicas).To(BeEquivalentTo(4))
+	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+}
+
+// requestCount is member i's apiserver_request_total for verb, resource and subresource.
+func requestCount(ctx context.Context, f *fleettest.Fleet, i int, verb, resource, subresource string) (float64, error) {
+	raw, err := f.Cluster(i).Clientset().CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var sum float64
+	for _, line := range strings.Split(string(raw), "\n") {
+		rest, ok := strings.CutPrefix(line, "apiserver_request_total{")
+		if !ok {
+			continue
+		}
+		end := strings.LastIndexByte(rest, '}')
+		if end < 0 {
+			continue
+		}
+		labels := rest[:end]
+		if !strings.Contains(labels, `verb="`+verb+`"`) || !strings.Contains(labels, `resource="`+resource+`"`) ||
+			!strings.Contains(labels, `subresource="`+subresource+`"`) {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rest[end+1:]), 64)
+		if err == nil {
+			sum += v
+		}
+	}
+	return sum, nil
 }

@@ -157,7 +157,7 @@ func (r *Reconciler) syncPeriod() time.Duration {
 // Nothing is written when only bookkeeping moved (bookkeeping): what was computed is kept in
 // memory and is the next evaluation's previous status, so a settled DSO is never rewritten.
 func (r *Reconciler) patchStatus(ctx context.Context, s *scope) error {
-	s.dso.Status.ObservedGeneration = s.dso.Generation
+	s.dso.Status.ObservedGeneration = max(s.dso.Generation, s.mirroredGeneration)
 	key := client.ObjectKeyFromObject(s.dso)
 	if quiet.SameJSON(bookkeeping(s.dso.Status), bookkeeping(s.orig.Status)) {
 		r.memory.Remember(key, &s.orig.Status, *s.dso.Status.DeepCopy())
@@ -231,9 +231,13 @@ func (r *Reconciler) mirrorTotal(ctx context.Context, s *scope) error {
 		return nil
 	}
 	patch := []byte(fmt.Sprintf(`{"spec":{"totalTargetReplicas":%d}}`, s.total))
-	if err := r.Patch(ctx, s.dso.DeepCopy(), client.RawPatch(types.MergePatchType, patch)); err != nil {
+	written := s.dso.DeepCopy()
+	if err := r.Patch(ctx, written, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return client.IgnoreNotFound(fmt.Errorf("write spec.totalTargetReplicas: %w", err))
 	}
+	// The watch does not evaluate this change again (evaluatedSpecChanged), so status
+	// observes the generation it produced.
+	s.mirroredGeneration = written.Generation
 	return nil
 }
 

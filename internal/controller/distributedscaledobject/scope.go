@@ -27,8 +27,11 @@ type scope struct {
 	decision     autoscaling.ScaledObjectDecision
 	total        int32
 	totalDecided bool
-	specError    string
-	triggerError string
+	// mirroredGeneration is the DSO's generation after mirrorTotal wrote
+	// spec.totalTargetReplicas (0: not written): that write is ours, already evaluated.
+	mirroredGeneration int64
+	specError          string
+	triggerError       string
 	// sensitive names the triggers whose value was read from a Secret (never shown).
 	sensitive map[string]bool
 	// triggerTypes is each trigger's type by its name in status, for messages.

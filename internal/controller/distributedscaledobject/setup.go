@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"slices"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -50,7 +52,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("distributedscaledobject").
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		For(&v1alpha1.DistributedScaledObject{}, builder.WithPredicates(
-			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{})))
+			predicate.Or[client.Object](evaluatedSpecChanged(), predicate.AnnotationChangedPredicate{})))
 	newList := func() client.ObjectList { return &v1alpha1.DistributedScaledObjectList{} }
 	b = policywatch.Watches(b, r.Client, newList)
 	b, err := triggerwatch.Watches(mgr, b, r.Client, newList, r.Namespace)
@@ -106,4 +108,27 @@ const targetIndex = "fleetscale.target"
 
 func targetIndexKey(gvk schema.GroupVersionKind, name string) string {
 	return gvk.Group + "/" + gvk.Kind + "/" + name
+}
+
+// evaluatedSpecChanged passes updates that change what an evaluation reads: the spec other
+// than spec.totalTargetReplicas (which the controller itself mirrors the total into, like an
+// HPA writing a Deployment's replicas: evaluating that echo again would queue a full
+// evaluation behind every change), or the start of a deletion. Status writes pass nothing.
+func evaluatedSpecChanged() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*v1alpha1.DistributedScaledObject)
+		n, ok2 := e.ObjectNew.(*v1alpha1.DistributedScaledObject)
+		if !ok1 || !ok2 {
+			return true
+		}
+		if o.DeletionTimestamp.IsZero() != n.DeletionTimestamp.IsZero() {
+			return true
+		}
+		if o.Generation == n.Generation {
+			return false
+		}
+		os, ns := o.Spec.DeepCopy(), n.Spec.DeepCopy()
+		os.TotalTargetReplicas, ns.TotalTargetReplicas = nil, nil
+		return !equality.Semantic.DeepEqual(os, ns)
+	}}
 }
