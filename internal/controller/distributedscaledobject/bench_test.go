@@ -27,7 +27,10 @@ import (
 // watch on each member). The DSO's behavior has zero windows and policies that allow each
 // change in one step, so every change is one evaluation. Run: make bench.
 func BenchmarkConfigMapChangeToMemberScale(b *testing.B) {
-	const changes = 120
+	const changes, pausedChanges = 120, 60
+	// settlePause lets the members' pods settle after a change (kube-controller-manager,
+	// kube-scheduler and kwok create or delete up to 9 pods).
+	const settlePause = 1500 * time.Millisecond
 	f := shared.Fleet(b)
 	ctx := context.Background()
 	g := NewWithT(b)
@@ -74,12 +77,13 @@ func BenchmarkConfigMapChangeToMemberScale(b *testing.B) {
 			g.Expect(dso.Status.ObservedGeneration).To(Equal(dso.Generation))
 		}, timeout, 5*time.Millisecond).Should(Succeed())
 	}
-	series := func(n int, spaced bool) (delays, commits, firsts []time.Duration) {
+	series := func(n int, spaced bool, pause time.Duration) (delays, commits, firsts []time.Duration) {
 		for i := 0; i < n; i++ {
 			total := totals[i%len(totals)]
 			if spaced {
 				settled(totals[(i+len(totals)-1)%len(totals)])
 			}
+			time.Sleep(pause)
 			want := distribution.Split(total, members, dsoUID)
 			expected := []int32{want[members[0].Name], want[members[1].Name], want[members[2].Name]}
 			start := time.Now()
@@ -96,9 +100,10 @@ func BenchmarkConfigMapChangeToMemberScale(b *testing.B) {
 	}
 	load := benchreport.LoadAverage()
 	b.ResetTimer()
-	var back, spaced oneDSOSeries
-	back.delays, back.commits, back.firsts = series(changes, false)
-	spaced.delays, spaced.commits, spaced.firsts = series(changes, true)
+	var back, spaced, paused oneDSOSeries
+	back.delays, back.commits, back.firsts = series(changes, false, 0)
+	spaced.delays, spaced.commits, spaced.firsts = series(changes, true, 0)
+	paused.delays, paused.commits, paused.firsts = series(pausedChanges, true, settlePause)
 	b.StopTimer()
 	st := benchreport.Summarize(back.delays)
 	b.ReportMetric(float64(st.P50.Microseconds())/1000, "p50-ms")
@@ -108,7 +113,9 @@ func BenchmarkConfigMapChangeToMemberScale(b *testing.B) {
 	b.ReportMetric(float64(sp.P99.Microseconds())/1000, "spaced-p99-ms")
 	b.Logf("%d changes back to back: p50 %v, p90 %v, p99 %v, max %v", st.N, st.P50, st.P90, st.P99, st.Max)
 	b.Logf("%d changes, each after the previous was written: p50 %v, p90 %v, p99 %v, max %v", sp.N, sp.P50, sp.P90, sp.P99, sp.Max)
-	reportOneDSO(b, back, spaced, load)
+	pp := benchreport.Summarize(paused.delays)
+	b.Logf("%d changes, each %v after the previous was written: p50 %v, p90 %v, p99 %v, max %v", pp.N, settlePause, pp.P50, pp.P90, pp.P99, pp.Max)
+	reportOneDSO(b, back, spaced, paused, load)
 }
 
 // oneDSOSeries is one series of changes: until all members hold their share, until the
@@ -116,7 +123,7 @@ func BenchmarkConfigMapChangeToMemberScale(b *testing.B) {
 type oneDSOSeries struct{ delays, commits, firsts []time.Duration }
 
 // reportOneDSO writes the samples for the plot and the one-dso section of docs/benchmarks.md.
-func reportOneDSO(b *testing.B, back, spaced oneDSOSeries, load string) {
+func reportOneDSO(b *testing.B, back, spaced, paused oneDSOSeries, load string) {
 	if err := benchreport.WriteSamples("one-dso", benchreport.Samples{Scenario: "1 DSO × 3 full members", Order: 1, DelaysMS: benchreport.Millis(spaced.delays)}); err != nil {
 		b.Error(err)
 	}
@@ -146,6 +153,10 @@ func reportOneDSO(b *testing.B, back, spaced oneDSOSeries, load string) {
 	fmt.Fprintf(&sb, "waits for the previous evaluation's last hub writes (status, `spec.totalTargetReplicas`), which run\n")
 	fmt.Fprintf(&sb, "after the members were written:\n\n")
 	table(&sb, back)
+	fmt.Fprintf(&sb, "\n%d changes, each made 1.5 s after the controller had written the previous one's status, once the\n", len(paused.delays))
+	fmt.Fprintf(&sb, "members' pods have settled: what one change costs when the two cores are not also running the previous\n")
+	fmt.Fprintf(&sb, "change's pod churn in three members:\n\n")
+	table(&sb, paused)
 	fmt.Fprintf(&sb, "\nThe hub and three full members (kube-controller-manager, kube-scheduler, kwok: the nginx pods run) share\n")
 	fmt.Fprintf(&sb, "one etcd; the controller runs in the benchmark's process with the test fleet's options (1 s probes), the\n")
 	fmt.Fprintf(&sb, "members' Deployments are followed through watches. Reproduce:\n\n")
