@@ -245,6 +245,9 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	// namespaces and pod templates (reconcilers) and what triggers may use or dial (scalers).
 	policies := &tenancy.Checker{Reader: mgr.GetClient()}
 	triggers.Policy = policies
+	// The versions of the hub's ConfigMaps and Secrets, from the metadata-only informers the
+	// trigger watches start: a trigger's object still at the version last read is not read again.
+	triggers.HubVersions = mgr.GetCache()
 	if err := mgr.Add(registry); err != nil {
 		return fmt.Errorf("add registry: %w", err)
 	}

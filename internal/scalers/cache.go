@@ -144,6 +144,9 @@ type MetricReading struct {
 // NewCache returns an empty cache. Add it to the manager (it closes every scaler when the
 // manager stops) and watch Source() so finished reads enqueue their objects.
 func NewCache(o CacheOptions) *Cache {
+	if o.HubVersions != nil && o.HubReader != nil {
+		o.HubReader = newVersionedReader(o.HubReader, o.HubVersions)
+	}
 	c := &Cache{opts: o, objects: map[types.NamespacedName]map[int]*entry{}, ctx: context.Background()}
 	c.resolver = &triggerauth.Resolver{Reader: o.HubReader, ClusterNamespace: o.ClusterNamespace}
 	if o.Policy != nil {

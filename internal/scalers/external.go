@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -328,7 +329,7 @@ func (s *externalScaler) callError(call string, err error) error {
 	case codes.DeadlineExceeded:
 		return fmt.Errorf("%s: %s timed out after %s", s.who(), call, externalCallTimeout)
 	case codes.Unavailable:
-		return fmt.Errorf("%s unavailable: %s", s.who(), st.Message())
+		return fmt.Errorf("%s unavailable: %s", s.who(), withoutLocalAddress(st.Message()))
 	default:
 		return fmt.Errorf("%s: %s: %s", s.who(), call, st.Message())
 	}
@@ -460,3 +461,9 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 	}
 	return pool, nil
 }
+
+// localAddress is the local end of a connection in a transport error ("tcp 127.0.0.1:43396->"):
+// a new port on every connection, which would make the same failure read as a new one.
+var localAddress = regexp.MustCompile(`\b(tcp|udp)[46]? [^ ]+->`)
+
+func withoutLocalAddress(msg string) string { return localAddress.ReplaceAllString(msg, "$1 ") }

@@ -136,3 +136,14 @@ func TestExternalTriggerErrors(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestWithoutLocalAddress(t *testing.T) {
+	in := `connection error: desc = "error reading server preface: raw-read tcp 127.0.0.1:43396->127.0.0.1:45555: use of closed network connection"`
+	want := `connection error: desc = "error reading server preface: raw-read tcp 127.0.0.1:45555: use of closed network connection"`
+	if got := withoutLocalAddress(in); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	if got := withoutLocalAddress("dial tcp 127.0.0.1:1: connect: connection refused"); got != "dial tcp 127.0.0.1:1: connect: connection refused" {
+		t.Errorf("a message without a local address changed: %q", got)
+	}
+}

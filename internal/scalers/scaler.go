@@ -160,6 +160,10 @@ type Options struct {
 	// MaxReadTime bounds one trigger read (building the scaler included) and caps the timeout
 	// metadata of HTTP triggers; zero means DefaultMaxReadTime.
 	MaxReadTime time.Duration
+	// HubVersions, when set, answers PartialObjectMetadata Gets of hub ConfigMaps and Secrets
+	// from the manager's metadata-only informers: a referenced object still at the version
+	// last read is not read again (versionedReader). Nil reads every time.
+	HubVersions client.Reader
 }
 
 // DefaultMaxReadTime bounds a trigger read when Options.MaxReadTime is zero.

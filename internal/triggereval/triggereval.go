@@ -61,19 +61,35 @@ type Reader interface {
 	Read(ctx context.Context, req scalers.ReadRequest) []scalers.Reading
 }
 
-// Read reads req's triggers through r and summarises them.
-func Read(ctx context.Context, r Reader, req scalers.ReadRequest) Result {
-	return Summarize(r.Read(ctx, req))
+// Read reads req's triggers through r and summarises them; keep (nil: none) is as for
+// SummarizeKeeping.
+func Read(ctx context.Context, r Reader, req scalers.ReadRequest, keep KeepError) Result {
+	return SummarizeKeeping(r.Read(ctx, req), keep)
 }
 
+// KeepError returns, for a trigger's key and the text of this read's error, the error text
+// its status already shows when that text should stay.
+type KeepError func(key, text string) (string, bool)
+
 // Summarize turns the readings of an object's triggers into its Result. Pure.
-func Summarize(readings []scalers.Reading) Result {
+func Summarize(readings []scalers.Reading) Result { return SummarizeKeeping(readings, nil) }
+
+// SummarizeKeeping is Summarize, except that a failing trigger for which keep gives a text
+// reports that text (the error itself is still wrapped, for errors.Is): a trigger whose
+// failure alternates between wordings (a hanging scaler: a timeout, then a closed connection)
+// then changes neither status nor Events on every poll. Pure.
+func SummarizeKeeping(readings []scalers.Reading, keep KeepError) Result {
 	var res Result
 	var problems []string
 	for _, rd := range readings {
 		t := rd.Trigger
 		if !rd.NextChange.IsZero() && (res.NextChange.IsZero() || rd.NextChange.Before(res.NextChange)) {
 			res.NextChange = rd.NextChange
+		}
+		if rd.Err != nil && keep != nil && !scalers.IsSpecError(rd.Err) {
+			if text, ok := keep(readingKey(rd), rd.Err.Error()); ok && text != rd.Err.Error() {
+				rd.Err = &keptError{text: text, err: rd.Err}
+			}
 		}
 		if rd.Err != nil {
 			msg := fmt.Sprintf("%s: %v", Describe(rd), rd.Err)
@@ -116,4 +132,30 @@ func Describe(rd scalers.Reading) string {
 		return fmt.Sprintf("trigger %d (%s %q)", rd.Index, rd.Trigger.Type, rd.Trigger.Name)
 	}
 	return fmt.Sprintf("trigger %d (%s)", rd.Index, rd.Trigger.Type)
+}
+
+// readingKey is the status key of a reading's first metric (what storeState keys by).
+func readingKey(rd scalers.Reading) string {
+	name := rd.Trigger.Name
+	if name == "" && len(rd.Metrics) > 0 {
+		name = rd.Metrics[0].Name
+	}
+	return key(name, rd.Index)
+}
+
+// keptError shows the text already in status and unwraps to the error of this read.
+type keptError struct {
+	text string
+	err  error
+}
+
+func (e *keptError) Error() string { return e.text }
+func (e *keptError) Unwrap() error { return e.err }
+
+// ReadText is the text of the read's own error, also where SummarizeKeeping shows a kept one.
+func ReadText(err error) string {
+	if k, ok := err.(*keptError); ok {
+		return k.err.Error()
+	}
+	return err.Error()
 }

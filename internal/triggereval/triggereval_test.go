@@ -75,3 +75,36 @@ func TestDescribe(t *testing.T) {
 		t.Fatal(d)
 	}
 }
+
+// A trigger that keeps failing reports the text its status shows (keep), still unwrapping to
+// this read's error; a spec error and a trigger keep says nothing of report their own text.
+func TestSummarizeKeepingShowsTheKeptText(t *testing.T) {
+	timeout := errors.New("external scaler 127.0.0.1:1: GetMetricSpec timed out after 5s")
+	closed := errors.New("external scaler 127.0.0.1:1 unavailable: raw-read tcp 127.0.0.1:43396->127.0.0.1:1: use of closed network connection")
+	bad := fmt.Errorf("%w: unknown key", scalers.ErrInvalidMetadata)
+	keep := func(key, _ string) (string, bool) {
+		switch key {
+		case "h1", "spec":
+			return timeout.Error(), true
+		}
+		return "", false
+	}
+	got := SummarizeKeeping([]scalers.Reading{
+		{Index: 0, Trigger: v1alpha1.ScaleTriggers{Type: "external", Name: "h1"}, Err: closed},
+		{Index: 1, Trigger: v1alpha1.ScaleTriggers{Type: "external", Name: "h2"}, Err: closed},
+		{Index: 2, Trigger: v1alpha1.ScaleTriggers{Type: "cron", Name: "spec"}, Err: bad},
+	}, keep)
+	if got.Metrics[0].Err.Error() != timeout.Error() || !errors.Is(got.Metrics[0].Err, closed) {
+		t.Errorf("h1: %v, want the kept text, unwrapping to this read's error", got.Metrics[0].Err)
+	}
+	if got.Metrics[1].Err != closed {
+		t.Errorf("h2 (nothing kept): %v", got.Metrics[1].Err)
+	}
+	if got.Metrics[2].Err != bad {
+		t.Errorf("a spec error is never replaced: %v", got.Metrics[2].Err)
+	}
+	want := `trigger 0 (external "h1"): ` + timeout.Error() + `; trigger 1 (external "h2"): ` + closed.Error() + `; trigger 2 (cron "spec"): ` + bad.Error()
+	if got.Problems != want {
+		t.Errorf("Problems = %q, want %q", got.Problems, want)
+	}
+}

@@ -93,6 +93,10 @@ type fleetResult struct {
 	Setup      time.Duration // clusters up, members registered, objects created
 	ColdStart  time.Duration // controller start → every member target at its share
 	ColdFailed string
+	// HubCaughtUp: controller start → every DSO's status written (the members are written
+	// first; the hub writes queue behind --kube-api-qps).
+	HubCaughtUp       time.Duration
+	HubCaughtUpFailed string
 	// Steady state over Size.Window after the cold start settled.
 	HubWrites, MemberWrites float64 // per second, Leases excluded
 	WriteBreakdown          []string
@@ -202,6 +206,12 @@ func BenchmarkFleetAtScale(b *testing.B) {
 	}
 	res.ColdStart = time.Since(start)
 	b.Logf("cold start: every target at its share %s after the controller started", res.ColdStart.Round(time.Millisecond))
+
+	if err := waitStatuses(ctx, hub, size.DSOs, low, size.Budget); err != nil {
+		res.HubCaughtUpFailed = err.Error()
+	}
+	res.HubCaughtUp = time.Since(start)
+	b.Logf("hub caught up: every DSO's status written %s after the controller started", res.HubCaughtUp.Round(time.Millisecond))
 
 	// Quiet window: nothing changes; what the controller writes is its own business.
 	settle := 10 * time.Second
@@ -649,4 +659,28 @@ func hangingStatus(ctx context.Context, hub client.Client) string {
 		parts = append(parts, fmt.Sprintf("%s=%s (%s: %s)", c.Type, c.Status, c.Reason, c.Message))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// waitStatuses waits until n DSOs of the fleet namespace report total in a status that
+// observed their generation.
+func waitStatuses(ctx context.Context, hub client.Client, n int, total int32, budget time.Duration) error {
+	deadline := time.Now().Add(budget)
+	for {
+		var list v1alpha1.DistributedScaledObjectList
+		done := 0
+		if err := hub.List(ctx, &list, client.InNamespace(fleetNS)); err == nil {
+			for _, d := range list.Items {
+				if d.Status.ObservedGeneration == d.Generation && d.Status.TotalDesiredReplicas == total {
+					done++
+				}
+			}
+		}
+		if done >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d statuses written after %s", done, n, budget)
+		}
+		time.Sleep(time.Second)
+	}
 }

@@ -30,7 +30,7 @@ func (r *Reconciler) readTriggers(ctx context.Context, s *scope) {
 		// and envFrom read from the DSJ's namespace, as KEDA resolves a ScaledJob's.
 		req.Env = triggerauth.PodSpecs{{Where: "jobTargetRef", Spec: &t.Template.Spec, Namespace: s.dsj.Namespace}}
 	}
-	res := triggereval.Read(ctx, r.triggerCache(), req)
+	res := triggereval.Read(ctx, r.triggerCache(), req, nil)
 	if res.SpecError != "" {
 		s.specError = res.SpecError
 	}

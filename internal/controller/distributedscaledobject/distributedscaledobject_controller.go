@@ -63,6 +63,8 @@ type Reconciler struct {
 	cacheOnce sync.Once
 	// memory holds the status computed but not written (only bookkeeping moved).
 	memory quiet.Memory[v1alpha1.DistributedScaledObjectStatus]
+	// errorsSeen keeps a failing trigger's status text while its failure alternates wordings.
+	errorsSeen errorsSeen
 }
 
 // +kubebuilder:rbac:groups=keda.kedify.io,resources=distributedscaledobjects,verbs=get;list;watch;update;patch
@@ -80,12 +82,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ re
 			r.Metrics.ForgetDSO(req.Namespace, req.Name)
 			r.triggerCache().Forget(req.NamespacedName)
 			r.memory.Forget(req.NamespacedName)
+			r.errorsSeen.forget(req.NamespacedName)
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if !dso.DeletionTimestamp.IsZero() {
 		r.triggerCache().Forget(req.NamespacedName)
 		r.memory.Forget(req.NamespacedName)
+		r.errorsSeen.forget(req.NamespacedName)
 		return reconcile.Result{}, r.finalize(ctx, &dso)
 	}
 	if err := r.syncFinalizer(ctx, &dso); err != nil {

@@ -1,18 +1,21 @@
 package distributedscaledobject
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/autoscaling"
 	"github.com/fleetscale/fleetscale/internal/distribution"
 	"github.com/fleetscale/fleetscale/internal/scalers"
+	"github.com/fleetscale/fleetscale/internal/triggereval"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -186,5 +189,40 @@ func TestFirstReadWaitIsBounded(t *testing.T) {
 	s.resolveWaiting(limit)
 	if len(s.waitingFor) != 2 {
 		t.Errorf("a Ready DSO meeting unknown members waits afresh; waiting for %v", s.waitingFor)
+	}
+}
+
+// A failing trigger's status keeps its text when this read's text was already seen in this
+// failure (it alternates wordings); a text not seen yet is shown at once, and a read that
+// works forgets what was seen.
+func TestErrorsSeenKeepAlternatingWordings(t *testing.T) {
+	obj := types.NamespacedName{Namespace: "ns", Name: "web"}
+	failing := func(text string) map[string]v1alpha1.TriggerMetricStatus {
+		return map[string]v1alpha1.TriggerMetricStatus{"h1": {State: v1alpha1.TriggerStateError, Error: text}}
+	}
+	var e errorsSeen
+	read := func(text string) []triggereval.Metric {
+		if text == "" {
+			return []triggereval.Metric{{Key: "h1"}}
+		}
+		return []triggereval.Metric{{Key: "h1", Err: errors.New(text)}}
+	}
+	e.record(obj, read("timed out"))
+	if _, keep := e.keep(obj, failing("timed out"))("h1", "closed connection"); keep {
+		t.Error("a wording not seen yet must be shown")
+	}
+	e.record(obj, read("closed connection"))
+	if text, keep := e.keep(obj, failing("closed connection"))("h1", "timed out"); !keep || text != "closed connection" {
+		t.Errorf("a wording seen in this failure: %q %v, want status's text kept", text, keep)
+	}
+	if _, keep := e.keep(obj, failing("closed connection"))("h1", "WRONGPASS"); keep {
+		t.Error("a new problem must be shown at once")
+	}
+	e.record(obj, read(""))
+	if _, keep := e.keep(obj, failing("closed connection"))("h1", "timed out"); keep {
+		t.Error("after a good read nothing is kept")
+	}
+	if len(e.texts) != 0 {
+		t.Errorf("%d objects remembered after every trigger read fine", len(e.texts))
 	}
 }

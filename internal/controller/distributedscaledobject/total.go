@@ -174,7 +174,8 @@ func storeState(st *v1alpha1.DistributedScaledObjectStatus, d autoscaling.Scaled
 			}
 		}
 		ts.LastChangeTime = prev[key].LastChangeTime
-		if ts.State != prev[key].State || ts.LastChangeTime == nil {
+		// A new error text restarts the time too: keptTriggerError keeps a text for a while.
+		if ts.State != prev[key].State || ts.Error != prev[key].Error || ts.LastChangeTime == nil {
 			ts.LastChangeTime = &metav1.Time{Time: now}
 		}
 		st.Triggers[key] = ts

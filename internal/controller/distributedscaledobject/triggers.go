@@ -3,11 +3,14 @@ package distributedscaledobject
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/fleetscale/fleetscale/api/v1alpha1"
 	"github.com/fleetscale/fleetscale/internal/autoscaling"
 	"github.com/fleetscale/fleetscale/internal/member"
 	"github.com/fleetscale/fleetscale/internal/scalers"
@@ -31,7 +34,9 @@ func (r *Reconciler) readTriggers(ctx context.Context, s *scope) []autoscaling.T
 	if spec.ScaleTargetRef != nil {
 		req.EnvSourceContainerName = spec.ScaleTargetRef.EnvSourceContainerName
 	}
-	res := triggereval.Read(ctx, r.triggerCache(), req)
+	key := client.ObjectKeyFromObject(s.dso)
+	res := triggereval.Read(ctx, r.triggerCache(), req, r.errorsSeen.keep(key, s.prev.Triggers))
+	r.errorsSeen.record(key, res.Metrics)
 	if res.SpecError != "" {
 		s.specError = res.SpecError
 	}
@@ -131,4 +136,64 @@ func (t *memberTemplates) PodSpecs(ctx context.Context) ([]triggerauth.PodSpec, 
 		}
 	}
 	return out, nil
+}
+
+// errorsSeen remembers, per DSO and trigger, the error texts seen while the trigger keeps
+// failing (at most maxErrorsSeen): a text seen before in this failure keeps the one status
+// shows, so a failure that alternates between wordings (a hanging external scaler: a timeout,
+// then a closed connection) rewrites status and Events once, not on every poll. A text not
+// seen yet is a new problem and is shown at once.
+type errorsSeen struct {
+	mu    sync.Mutex
+	texts map[types.NamespacedName]map[string][]string
+}
+
+const maxErrorsSeen = 4
+
+// keep is triggereval's KeepError for one evaluation of obj, with status as read.
+func (e *errorsSeen) keep(obj types.NamespacedName, prev map[string]v1alpha1.TriggerMetricStatus) triggereval.KeepError {
+	return func(key, text string) (string, bool) {
+		p, ok := prev[key]
+		if !ok || p.State != v1alpha1.TriggerStateError || p.Error == "" {
+			return "", false
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return p.Error, slices.Contains(e.texts[obj][key], text)
+	}
+}
+
+// record notes this evaluation's errors (and forgets the triggers that read fine).
+func (e *errorsSeen) record(obj types.NamespacedName, metrics []triggereval.Metric) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.texts == nil {
+		e.texts = map[types.NamespacedName]map[string][]string{}
+	}
+	seen := e.texts[obj]
+	for _, m := range metrics {
+		if m.Err == nil {
+			delete(seen, m.Key)
+			continue
+		}
+		if seen == nil {
+			seen = map[string][]string{}
+			e.texts[obj] = seen
+		}
+		if t := triggereval.ReadText(m.Err); !slices.Contains(seen[m.Key], t) {
+			seen[m.Key] = append(seen[m.Key], t)
+			if len(seen[m.Key]) > maxErrorsSeen {
+				seen[m.Key] = seen[m.Key][1:]
+			}
+		}
+	}
+	if len(seen) == 0 {
+		delete(e.texts, obj)
+	}
+}
+
+func (e *errorsSeen) forget(obj types.NamespacedName) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.texts, obj)
 }
