@@ -355,8 +355,17 @@ func createFleet(tb testing.TB, hub client.Client, members []client.Client, pref
 }
 
 // fleetDSO allows every change in one step (zero windows, policies of 100 pods a second), so
-// one ConfigMap change is one evaluation and one /scale write per member.
+// one ConfigMap change is one evaluation and one /scale write per member. The members run
+// apiservers only, so no pod ever becomes ready: a grace period of a day keeps slow-progress
+// detection (a member with 0 of 2 replicas ready for the grace period is slow: a real
+// decision, with its status write and MemberSlow Event) out of the measurement.
 func fleetDSO(name string, triggers []v1alpha1.ScaleTriggers) *v1alpha1.DistributedScaledObject {
+	dso := fleetDSOSpec(name, triggers)
+	dso.Spec.RebalancingPolicy = &v1alpha1.RebalancingPolicy{GracePeriod: "24h"}
+	return dso
+}
+
+func fleetDSOSpec(name string, triggers []v1alpha1.ScaleTriggers) *v1alpha1.DistributedScaledObject {
 	policy := func() *autoscalingv2.HPAScalingRules {
 		return &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: ptr.To[int32](0),
 			Policies: []autoscalingv2.HPAScalingPolicy{{Type: autoscalingv2.PodsScalingPolicy, Value: 100, PeriodSeconds: 1}}}

@@ -161,7 +161,7 @@ func (r *Reconciler) syncPeriod() time.Duration {
 // Nothing is written when only bookkeeping moved (bookkeeping): what was computed is kept in
 // memory and is the next evaluation's previous status, so a settled DSO is never rewritten.
 func (r *Reconciler) patchStatus(ctx context.Context, s *scope) error {
-	s.dso.Status.ObservedGeneration = max(s.dso.Generation, s.mirroredGeneration)
+	s.dso.Status.ObservedGeneration = s.observedGeneration()
 	key := client.ObjectKeyFromObject(s.dso)
 	if quiet.SameJSON(bookkeeping(s.dso.Status), bookkeeping(s.orig.Status)) {
 		r.memory.Remember(key, &s.orig.Status, *s.dso.Status.DeepCopy())

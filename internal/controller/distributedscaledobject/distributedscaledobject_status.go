@@ -93,7 +93,7 @@ func (s *scope) summarize() {
 func (s *scope) setInvalidSpec(problem string) {
 	s.specError = problem
 	meta.SetStatusCondition(&s.dso.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionReady,
-		Status: metav1.ConditionFalse, Reason: ReasonInvalidSpec, ObservedGeneration: s.dso.Generation, Message: problem})
+		Status: metav1.ConditionFalse, Reason: ReasonInvalidSpec, ObservedGeneration: s.observedGeneration(), Message: problem})
 }
 
 // setWaiting reports that the first evaluation waits for members to be read. Once a DSO
@@ -103,13 +103,13 @@ func (s *scope) setWaiting() {
 		return
 	}
 	meta.SetStatusCondition(&s.dso.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionReady,
-		Status: metav1.ConditionUnknown, Reason: ReasonWaitingForMembers, ObservedGeneration: s.dso.Generation,
+		Status: metav1.ConditionUnknown, Reason: ReasonWaitingForMembers, ObservedGeneration: s.observedGeneration(),
 		Message: "waiting to read the target in member(s) " + strings.Join(s.waitingFor, ", ")})
 }
 
 func (s *scope) setConditions() {
 	st := &s.dso.Status
-	gen := s.dso.Generation
+	gen := s.observedGeneration()
 	c := s.decision.Conditions
 	set := func(t string, cond autoscaling.Condition) {
 		if cond.Status == "" {

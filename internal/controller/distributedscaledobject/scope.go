@@ -160,3 +160,8 @@ func pollingInterval(dso *v1alpha1.DistributedScaledObject) int32 {
 	}
 	return 30
 }
+
+// observedGeneration is the generation this evaluation covers: the one read, or the one our
+// own spec.totalTargetReplicas write produced (which is not evaluated again). Status and every
+// condition carry it, so the next evaluation finds nothing to rewrite.
+func (s *scope) observedGeneration() int64 { return max(s.dso.Generation, s.mirroredGeneration) }

@@ -226,3 +226,21 @@ func TestErrorsSeenKeepAlternatingWordings(t *testing.T) {
 		t.Errorf("%d objects remembered after every trigger read fine", len(e.texts))
 	}
 }
+
+// After our own spec.totalTargetReplicas write (generation 3 → 4), status and every condition
+// observe generation 4: that write is not evaluated again, so nothing is left to rewrite.
+func TestConditionsObserveTheMirroredGeneration(t *testing.T) {
+	s := newScope(testDSO(0), t0)
+	s.members = []*memberView{{name: "m1", weight: 1, apiReady: true, observed: true, targetExists: true}}
+	s.decision.Conditions.Ready = autoscaling.Condition{Status: metav1.ConditionTrue, Reason: autoscaling.ReasonReady, Message: "ok"}
+	s.total, s.totalDecided, s.mirroredGeneration = 2, true, 4
+	s.summarize()
+	if len(s.dso.Status.Conditions) == 0 {
+		t.Fatal("no conditions")
+	}
+	for _, c := range s.dso.Status.Conditions {
+		if c.ObservedGeneration != 4 {
+			t.Errorf("%s observes generation %d, want 4", c.Type, c.ObservedGeneration)
+		}
+	}
+}

@@ -32,7 +32,7 @@ func (r *Reconciler) admit(ctx context.Context, s *scope) (bool, error) {
 	}
 	prev := meta.FindStatusCondition(s.prev.Conditions, v1alpha1.ConditionReady)
 	meta.SetStatusCondition(&s.dso.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse,
-		Reason: refusal.Reason, Message: refusal.Message, ObservedGeneration: s.dso.Generation})
+		Reason: refusal.Reason, Message: refusal.Message, ObservedGeneration: s.observedGeneration()})
 	if r.Recorder != nil && (prev == nil || prev.Reason != refusal.Reason || prev.Message != refusal.Message) {
 		r.Recorder.Eventf(s.dso, nil, corev1.EventTypeWarning, refusal.Reason, "Admit", "%s", refusal.Message)
 	}
