@@ -12,6 +12,8 @@ import (
 	"github.com/expr-lang/expr/vm"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/fleetscale/fleetscale/api/v1alpha1"
 )
 
 // ErrInvalidSpec marks a decision that cannot be made because the spec is
@@ -155,19 +157,19 @@ type Conditions struct {
 	Paused   Condition
 }
 
-// Condition reasons.
+// Condition reasons, as KEDA spells them (defined in api/v1alpha1/reasons.go).
 const (
-	ReasonReady               = "ScaledObjectReady"
-	ReasonTriggerError        = "TriggerError"
-	ReasonPartialTriggerError = "PartialTriggerError"
-	ReasonInvalidSpec         = "InvalidSpec"
-	ReasonScalerActive        = "ScalerActive"
-	ReasonScalerNotActive     = "ScalerNotActive"
-	ReasonScalerCooldown      = "ScalerCooldown"
-	ReasonFallbackExists      = "FallbackExists"
-	ReasonNoFallbackFound     = "NoFallbackFound"
-	ReasonPaused              = "ScaledObjectPaused"
-	ReasonNotPaused           = "ScaledObjectNotPaused"
+	ReasonReady               = v1alpha1.ReasonScaledObjectReady
+	ReasonTriggerError        = v1alpha1.ReasonTriggerError
+	ReasonPartialTriggerError = v1alpha1.ReasonPartialTriggerError
+	ReasonInvalidSpec         = v1alpha1.ReasonInvalidSpec
+	ReasonScalerActive        = v1alpha1.ReasonScalerActive
+	ReasonScalerNotActive     = v1alpha1.ReasonScalerNotActive
+	ReasonScalerCooldown      = v1alpha1.ReasonScalerCooldown
+	ReasonFallbackExists      = v1alpha1.ReasonFallbackExists
+	ReasonNoFallbackFound     = v1alpha1.ReasonNoFallbackFound
+	ReasonPaused              = v1alpha1.ReasonScaledObjectPaused
+	ReasonNotPaused           = v1alpha1.ReasonScaledObjectNotPaused
 )
 
 // TriggerStatus is one trigger as evaluated, for display.

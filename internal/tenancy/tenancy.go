@@ -12,12 +12,13 @@ import (
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
 )
 
-// Reasons of refusals; the reconcilers use them as condition and Event reasons.
+// Reasons of refusals; the reconcilers use them as condition and Event reasons (defined in
+// api/v1alpha1/reasons.go).
 const (
-	ReasonNamespaceNotAllowed                    = "NamespaceNotAllowed"
-	ReasonPodSecurityViolation                   = "PodSecurityViolation"
-	ReasonClusterTriggerAuthenticationNotAllowed = "ClusterTriggerAuthenticationNotAllowed"
-	ReasonExternalAddressNotAllowed              = "ExternalAddressNotAllowed"
+	ReasonNamespaceNotAllowed                    = v1alpha1.ReasonNamespaceNotAllowed
+	ReasonPodSecurityViolation                   = v1alpha1.ReasonPodSecurityViolation
+	ReasonClusterTriggerAuthenticationNotAllowed = v1alpha1.ReasonClusterTriggerAuthenticationNotAllowed
+	ReasonExternalAddressNotAllowed              = v1alpha1.ReasonExternalAddressNotAllowed
 )
 
 // Refusal is something the policies do not allow, in words a tenant and an admin can act on.

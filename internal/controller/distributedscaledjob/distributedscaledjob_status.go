@@ -19,14 +19,14 @@ const ConditionScheduling = "Scheduling"
 
 // Condition reasons set here (the trigger-related ones come from internal/autoscaling).
 const (
-	ReasonInvalidSpec        = "InvalidSpec"
-	ReasonNoMemberClusters   = "NoMemberClusters"
-	ReasonWaitingForMembers  = "WaitingForMembers"
-	ReasonDeletingJobs       = "DeletingJobs"
-	ReasonPaused             = "ScaledJobPaused"
-	ReasonNotPaused          = "ScaledJobNotPaused"
-	ReasonWeightedRoundRobin = "WeightedRoundRobin"
-	ReasonPriorityFailover   = "PriorityFailover"
+	ReasonInvalidSpec        = v1alpha1.ReasonInvalidSpec
+	ReasonNoMemberClusters   = v1alpha1.ReasonNoMemberClusters
+	ReasonWaitingForMembers  = v1alpha1.ReasonWaitingForMembers
+	ReasonDeletingJobs       = v1alpha1.ReasonDeletingJobs
+	ReasonPaused             = v1alpha1.ReasonScaledJobPaused
+	ReasonNotPaused          = v1alpha1.ReasonScaledJobNotPaused
+	ReasonWeightedRoundRobin = v1alpha1.ReasonWeightedRoundRobin
+	ReasonPriorityFailover   = v1alpha1.ReasonPriorityFailover
 )
 
 const notPlacedNote = "not created: no member is healthy and untainted"

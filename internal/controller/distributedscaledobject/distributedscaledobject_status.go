@@ -15,9 +15,9 @@ import (
 
 // Condition reasons set here (the trigger-related ones come from internal/autoscaling).
 const (
-	ReasonInvalidSpec       = "InvalidSpec"
-	ReasonNoMemberClusters  = "NoMemberClusters"
-	ReasonWaitingForMembers = "WaitingForMembers"
+	ReasonInvalidSpec       = v1alpha1.ReasonInvalidSpec
+	ReasonNoMemberClusters  = v1alpha1.ReasonNoMemberClusters
+	ReasonWaitingForMembers = v1alpha1.ReasonWaitingForMembers
 )
 
 // summarize turns what the scope observed and decided into status. Pure: no I/O.
