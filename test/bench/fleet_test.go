@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -577,28 +576,13 @@ type writeCount map[string]float64
 func scrapeWrites(ctx context.Context, clusters []*clusterenv.Cluster) (writeCount, error) {
 	out := writeCount{}
 	for i, c := range clusters {
-		raw, err := c.Clientset().CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+		counts, err := c.RequestCounts(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("metrics of %s: %w", c.Name, err)
+			return nil, err
 		}
-		sc := bufio.NewScanner(strings.NewReader(string(raw)))
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			rest, ok := strings.CutPrefix(line, "apiserver_request_total{")
-			if !ok {
-				continue
-			}
-			end := strings.LastIndexByte(rest, '}')
-			if end < 0 {
-				continue
-			}
-			labels := parseLabels(rest[:end])
+		for _, rc := range counts {
+			labels := rc.Labels
 			if !slices.Contains([]string{"POST", "PUT", "PATCH", "DELETE", "APPLY"}, labels["verb"]) || labels["resource"] == "leases" {
-				continue
-			}
-			v, err := strconv.ParseFloat(strings.TrimSpace(rest[end+1:]), 64)
-			if err != nil {
 				continue
 			}
 			resource := labels["resource"]
@@ -609,21 +593,10 @@ func scrapeWrites(ctx context.Context, clusters []*clusterenv.Cluster) (writeCou
 			if i == 0 {
 				key = "hub"
 			}
-			out[key+" "+resource+" "+labels["verb"]] += v
+			out[key+" "+resource+" "+labels["verb"]] += rc.Value
 		}
 	}
 	return out, nil
-}
-
-func parseLabels(s string) map[string]string {
-	out := map[string]string{}
-	for _, kv := range strings.Split(s, ",") {
-		k, v, ok := strings.Cut(kv, "=")
-		if ok {
-			out[k] = strings.Trim(v, `"`)
-		}
-	}
-	return out
 }
 
 func writeRates(before, after writeCount, window time.Duration) (hub, members float64, breakdown []string) {
