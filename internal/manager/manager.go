@@ -45,10 +45,12 @@ type Options struct {
 	Namespace              string
 	MetricsBindAddress     string
 	HealthProbeBindAddress string
-	LeaderElect            bool
-	MemberProbeInterval    time.Duration
-	MemberProbeTimeout     time.Duration
-	MemberCallTimeout      time.Duration
+	// ProfilingBindAddress serves net/http/pprof (KEDA's operator flag of the same name); off by default.
+	ProfilingBindAddress string
+	LeaderElect          bool
+	MemberProbeInterval  time.Duration
+	MemberProbeTimeout   time.Duration
+	MemberCallTimeout    time.Duration
 	// MemberQPS and MemberBurst bound each member client's request rate.
 	MemberQPS             float64
 	MemberBurst           int
@@ -118,6 +120,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Namespace, "namespace", "keda", "Namespace of MemberCluster registrations and their Secrets")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":8080", "Address of the Prometheus /metrics endpoint (0 disables)")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz (0 disables)")
+	fs.StringVar(&o.ProfilingBindAddress, "profiling-bind-address", "", "Address of net/http/pprof's endpoints (empty or 0: off), KEDA's operator flag of the same name")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "Elect a leader so only one replica acts")
 	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a standby waits before it takes over a lease its leader stopped renewing")
 	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader retries renewing its lease before it stops leading (less than the lease duration)")
@@ -211,6 +214,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		NewClient:               newClient,
 		Metrics:                 metricsOptions(o),
 		HealthProbeBindAddress:  o.HealthProbeBindAddress,
+		PprofBindAddress:        o.ProfilingBindAddress,
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        leaderElectionID(o),
 		LeaderElectionNamespace: o.Namespace,

@@ -115,26 +115,35 @@ func (w *ownWrites) dropIfDone(key targetKey, e *ownWrite) {
 }
 
 // seenTargets is each target as last read or written through /scale, with the
-// resourceVersion it had then. One entry per target this controller reads.
+// resourceVersion it had then and, once counted at that version, its ready pods. One entry
+// per target this controller reads.
 type seenTargets struct {
 	mu      sync.Mutex
 	targets map[targetKey]seenTarget
 }
 
 type seenTarget struct {
-	version string
-	target  Target
+	version    string
+	target     Target
+	ready      int32
+	readyKnown bool
 }
 
 func newSeenTargets() *seenTargets { return &seenTargets{targets: map[targetKey]seenTarget{}} }
 
+// remember records the target at version; a ready count taken at another version is dropped.
 func (s *seenTargets) remember(key targetKey, version string, t Target) {
 	if version == "" {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.targets[key] = seenTarget{version: version, target: t}
+	e := s.targets[key]
+	if e.version != version {
+		e.ready, e.readyKnown = 0, false
+	}
+	e.version, e.target = version, t
+	s.targets[key] = e
 }
 
 func (s *seenTargets) get(key targetKey) (Target, string, bool) {
@@ -142,6 +151,28 @@ func (s *seenTargets) get(key targetKey) (Target, string, bool) {
 	defer s.mu.Unlock()
 	e, ok := s.targets[key]
 	return e.target, e.version, ok
+}
+
+// rememberReady records ready pods counted after the target was seen at version, unless the
+// target has moved on since.
+func (s *seenTargets) rememberReady(key targetKey, version string, ready int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.targets[key]; ok && e.version == version {
+		e.ready, e.readyKnown = ready, true
+		s.targets[key] = e
+	}
+}
+
+// readyAt is the ready count taken while the target was at version.
+func (s *seenTargets) readyAt(key targetKey, version string) (int32, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.targets[key]
+	if !ok || e.version != version || !e.readyKnown {
+		return 0, false
+	}
+	return e.ready, true
 }
 
 func (s *seenTargets) forget(key targetKey) {

@@ -81,3 +81,34 @@ func TestOwnWrites(t *testing.T) {
 		}
 	})
 }
+
+// A ready count belongs to the version it was taken at: a newer version drops it, and a count
+// whose target moved on while the pods were being listed is not kept.
+func TestSeenTargetsReadyCount(t *testing.T) {
+	key := targetKey{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, "ns", "web"}
+	s := newSeenTargets()
+	s.rememberReady(key, "1", 3)
+	if _, ok := s.readyAt(key, "1"); ok {
+		t.Fatal("a count for a target never seen is kept")
+	}
+	s.remember(key, "1", Target{Exists: true, Replicas: 3})
+	s.rememberReady(key, "1", 3)
+	if n, ok := s.readyAt(key, "1"); !ok || n != 3 {
+		t.Fatalf("readyAt(1) = %d, %v; want 3, true", n, ok)
+	}
+	s.remember(key, "1", Target{Exists: true, Replicas: 3})
+	if _, ok := s.readyAt(key, "1"); !ok {
+		t.Error("the same version seen again drops its count")
+	}
+	s.remember(key, "2", Target{Exists: true, Replicas: 4})
+	if _, ok := s.readyAt(key, "2"); ok {
+		t.Error("a new version keeps the old count")
+	}
+	s.rememberReady(key, "1", 3)
+	if _, ok := s.readyAt(key, "2"); ok {
+		t.Error("a count taken at version 1 is kept for version 2")
+	}
+	if _, ok := s.readyAt(key, "1"); ok {
+		t.Error("a count is answered for a version the target has left")
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // readyPodsPageSize bounds one page of the pod list, so a large target is read in pieces.
@@ -41,6 +43,40 @@ func (m *Member) ReadyPods(ctx context.Context, namespace, selector string) (int
 		}
 		opts.Continue = list.Continue
 	}
+}
+
+// TargetReadyPods is ReadyPods of the target GetTarget just returned. For a kind whose
+// controller counts its ready pods in its status (Deployment, StatefulSet, ReplicaSet), a
+// pod becoming ready or not moves the target's resourceVersion: while the target is at the
+// version its pods were counted at, the count stands and nothing is listed (an idle
+// evaluation of a settled DSO then makes no request to the member). Any other kind, whose
+// status may say nothing of its pods, is counted every time.
+func (m *Member) TargetReadyPods(ctx context.Context, gvk schema.GroupVersionKind, namespace, name, selector string) (int32, error) {
+	key := targetKey{gvk, namespace, name}
+	_, version, seen := m.seen.get(key)
+	reuse := seen && statusCountsReadyPods(gvk)
+	if reuse {
+		if n, ok := m.seen.readyAt(key, version); ok {
+			return n, nil
+		}
+	}
+	n, err := m.ReadyPods(ctx, namespace, selector)
+	if err == nil && reuse {
+		m.seen.rememberReady(key, version, n)
+	}
+	return n, err
+}
+
+// statusCountsReadyPods: the kinds whose built-in controllers write status.readyReplicas.
+func statusCountsReadyPods(gvk schema.GroupVersionKind) bool {
+	if gvk.Group != appsv1.GroupName {
+		return false
+	}
+	switch gvk.Kind {
+	case "Deployment", "StatefulSet", "ReplicaSet":
+		return true
+	}
+	return false
 }
 
 func podReady(p *corev1.Pod) bool {

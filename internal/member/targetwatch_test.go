@@ -157,3 +157,57 @@ func deployment(ns, name string, replicas int32) *appsv1.Deployment {
 		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx"}}}}}}
 }
+
+// A Deployment's ready pods are listed once per version of the Deployment: its controller
+// counts them in its status, so a pod's readiness moving moves the version. An idle
+// evaluation of a settled target lists nothing.
+func TestReadyPodsAreCountedOncePerTargetVersion(t *testing.T) {
+	f := shared.Fleet(t)
+	g := NewWithT(t)
+	ctx := context.Background()
+	ns := f.Namespace(t, "count-")
+	_, m := ownMember(t, g, f, "count-probe")
+
+	d := deployment(ns, "web", 2)
+	g.Expect(f.Member(1).Create(ctx, d)).To(Succeed())
+	gvk := appsv1.SchemeGroupVersion.WithKind("Deployment")
+	g.Expect(m.WatchKind(ctx, gvk)).To(Succeed())
+	readyPod := func(name string) {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": "web"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx"}}}}
+		g.Expect(f.Member(1).Create(ctx, p)).To(Succeed())
+		p.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+		g.Expect(f.Member(1).Status().Update(ctx, p)).To(Succeed())
+	}
+	readyPod("web-1")
+	podLists := func() float64 {
+		n, err := requestCount(ctx, f, 1, "LIST", "pods", "")
+		g.Expect(err).NotTo(HaveOccurred())
+		return n
+	}
+	evaluate := func() int32 {
+		tg, err := m.GetTarget(ctx, gvk, ns, "web")
+		g.Expect(err).NotTo(HaveOccurred())
+		n, err := m.TargetReadyPods(ctx, gvk, ns, "web", tg.Selector)
+		g.Expect(err).NotTo(HaveOccurred())
+		return n
+	}
+
+	base := podLists()
+	g.Expect(evaluate()).To(BeEquivalentTo(1))
+	g.Eventually(podLists).Should(BeNumerically(">", base), "the first count lists the pods")
+	before := podLists()
+	for range 5 {
+		g.Expect(evaluate()).To(BeEquivalentTo(1))
+	}
+	g.Consistently(podLists, 2*time.Second, 200*time.Millisecond).Should(Equal(before), "five evaluations of an unchanged Deployment list nothing")
+
+	// A second pod becomes ready; the Deployment's controller says so in its status, which
+	// moves its version: the next evaluation counts again.
+	readyPod("web-2")
+	g.Expect(f.Member(1).Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
+	d.Status.Replicas, d.Status.ReadyReplicas = 2, 2
+	g.Expect(f.Member(1).Status().Update(ctx, d)).To(Succeed())
+	g.Eventually(evaluate, 30*time.Second, 100*time.Millisecond).Should(BeEquivalentTo(2))
+	g.Expect(podLists()).To(BeNumerically(">", before))
+}

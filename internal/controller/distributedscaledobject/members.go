@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fleetscale/fleetscale/api/v1alpha1"
@@ -123,7 +124,7 @@ func (r *Reconciler) observeMembers(ctx context.Context, s *scope) error {
 			mv.observed, mv.targetExists = true, t.Exists
 			if t.Exists {
 				mv.current, mv.selector = t.Replicas, t.Selector
-				readyFromPods(ctx, m, mv)
+				readyFromPods(ctx, m, gvk, targetName, mv)
 			}
 		}()
 	}
@@ -159,15 +160,15 @@ func (s *scope) waitingSince() time.Time {
 }
 
 // readyFromPods counts the target's ready pods through its /scale selector (the HPA's rule,
-// member.ReadyPods): /scale has no ready count, and it is all the member role grants for any
-// kind. A target at 0 replicas has 0 ready; one whose /scale declares no selector, or whose
+// member.TargetReadyPods): /scale has no ready count, and it is all the member role grants for
+// any kind. A target at 0 replicas has 0 ready; one whose /scale declares no selector, or whose
 // pods cannot be listed, stays unknown and is never treated as slow.
-func readyFromPods(ctx context.Context, m *member.Member, mv *memberView) {
+func readyFromPods(ctx context.Context, m *member.Member, gvk schema.GroupVersionKind, name string, mv *memberView) {
 	switch {
 	case mv.current == 0:
 		mv.ready, mv.readyKnown = 0, true
 	case mv.selector != "":
-		if n, err := m.ReadyPods(ctx, mv.namespace, mv.selector); err == nil {
+		if n, err := m.TargetReadyPods(ctx, gvk, mv.namespace, name, mv.selector); err == nil {
 			mv.ready, mv.readyKnown = n, true
 		}
 	}
