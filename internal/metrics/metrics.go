@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,12 +23,22 @@ type Recorder struct {
 	rebalances     *prometheus.CounterVec
 	scaleWrites    *prometheus.CounterVec
 	dsjJobs        *prometheus.GaugeVec
+
+	// dsoMembers is, per DSO, the members ObserveDSO last set series for: a member that
+	// leaves is deleted by its labels. A partial-match delete scans every series of the
+	// vector (members × DSOs × 2), which at 1,000 DSOs × 10 members, done at every
+	// evaluation, was nine tenths of the idle controller's CPU.
+	mu         sync.Mutex
+	dsoMembers map[dsoKey]map[string]struct{}
 }
+
+type dsoKey struct{ namespace, name string }
 
 // New creates the collectors and registers them on reg. Registering twice on the same
 // registry (two controllers in one test process) reuses the collectors already there.
 func New(reg prometheus.Registerer) *Recorder {
 	r := &Recorder{
+		dsoMembers: map[dsoKey]map[string]struct{}{},
 		dsoReplicas: gaugeVec(reg, "fleetscale_dso_replicas",
 			"Total replicas of a DistributedScaledObject: kind=desired (computed from triggers) or current (sum over members not excluded).",
 			"namespace", "name", "kind"),
@@ -83,11 +94,30 @@ func (r *Recorder) ObserveDSO(namespace, name string, desired, current int32, me
 	}
 	r.dsoReplicas.WithLabelValues(namespace, name, "desired").Set(float64(desired))
 	r.dsoReplicas.WithLabelValues(namespace, name, "current").Set(float64(current))
-	r.memberReplicas.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "name": name})
 	for m, v := range members {
 		r.memberReplicas.WithLabelValues(namespace, name, m, "desired").Set(float64(v.Desired))
 		r.memberReplicas.WithLabelValues(namespace, name, m, "current").Set(float64(v.Current))
 	}
+	key := dsoKey{namespace, name}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	prev := r.dsoMembers[key]
+	same := len(prev) == len(members)
+	for m := range prev {
+		if _, ok := members[m]; !ok {
+			same = false
+			r.memberReplicas.DeleteLabelValues(namespace, name, m, "desired")
+			r.memberReplicas.DeleteLabelValues(namespace, name, m, "current")
+		}
+	}
+	if same {
+		return
+	}
+	next := make(map[string]struct{}, len(members))
+	for m := range members {
+		next[m] = struct{}{}
+	}
+	r.dsoMembers[key] = next
 }
 
 // ForgetDSO drops the series of a deleted DSO.
@@ -95,6 +125,11 @@ func (r *Recorder) ForgetDSO(namespace, name string) {
 	if r == nil {
 		return
 	}
+	r.mu.Lock()
+	delete(r.dsoMembers, dsoKey{namespace, name})
+	r.mu.Unlock()
+	// A scan of every series, once per deleted DSO: it also finds series set by another
+	// Recorder sharing these collectors.
 	match := prometheus.Labels{"namespace": namespace, "name": name}
 	r.dsoReplicas.DeletePartialMatch(match)
 	r.memberReplicas.DeletePartialMatch(match)

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -63,4 +64,43 @@ fleetscale_member_scale_writes_total{member="m1",result="ok"} 1
 	}
 	var nilRecorder *Recorder
 	nilRecorder.ObserveDSO("a", "b", 1, 1, nil) // must not panic
+}
+
+// A member that leaves a DSO's members loses its series; the other DSOs' stay.
+func TestObserveDSODropsMembersThatLeft(t *testing.T) {
+	r := New(prometheus.NewRegistry())
+	r.ObserveDSO("default", "web", 6, 6, map[string]MemberReplicas{"m1": {3, 3}, "m2": {3, 3}})
+	r.ObserveDSO("default", "api", 2, 2, map[string]MemberReplicas{"m2": {2, 2}})
+	r.ObserveDSO("default", "web", 6, 6, map[string]MemberReplicas{"m1": {6, 3}})
+	if n := testutil.CollectAndCount(r.memberReplicas); n != 4 {
+		t.Errorf("%d member series, want 4 (web in m1, api in m2, desired and current)", n)
+	}
+	if got := testutil.ToFloat64(r.memberReplicas.WithLabelValues("default", "web", "m1", "desired")); got != 6 {
+		t.Errorf("web m1 desired = %v, want 6", got)
+	}
+	if got := testutil.ToFloat64(r.memberReplicas.WithLabelValues("default", "api", "m2", "current")); got != 2 {
+		t.Errorf("api m2 current = %v, want 2", got)
+	}
+	r.ObserveDSO("default", "web", 6, 6, map[string]MemberReplicas{"m1": {3, 3}, "m2": {3, 3}})
+	if n := testutil.CollectAndCount(r.memberReplicas); n != 6 {
+		t.Errorf("%d member series after m2 came back, want 6", n)
+	}
+}
+
+// BenchmarkObserveDSO is one evaluation's metrics at fleet size (1,000 DSOs × 10 members).
+func BenchmarkObserveDSO(b *testing.B) {
+	r := New(prometheus.NewRegistry())
+	members := map[string]MemberReplicas{}
+	for m := range 10 {
+		members[fmt.Sprintf("member-%d", m)] = MemberReplicas{Desired: 2, Current: 2}
+	}
+	names := make([]string, 1000)
+	for i := range names {
+		names[i] = fmt.Sprintf("dso-%04d", i)
+		r.ObserveDSO("fleet", names[i], 20, 20, members)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		r.ObserveDSO("fleet", names[i%len(names)], 20, 20, members)
+	}
 }
