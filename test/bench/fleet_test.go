@@ -18,6 +18,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -33,7 +34,6 @@ import (
 	"github.com/fleetscale/fleetscale/internal/distribution"
 	"github.com/fleetscale/fleetscale/internal/manager"
 	"github.com/fleetscale/fleetscale/internal/plugin"
-	"github.com/fleetscale/fleetscale/internal/scalers"
 )
 
 // The fleet benchmark's size, from the environment (defaults: the figures).
@@ -104,6 +104,9 @@ type fleetResult struct {
 	Loaded, Hanging         phaseResult
 	// HangingStatus is what a hanging DSO's Ready condition says (that its scalers did hang).
 	HangingStatus string
+	// HangingSettled: from creating the hanging DSOs until every one's status reports its
+	// reads' deadline (their start-up writes are through).
+	HangingSettled time.Duration
 }
 
 type phaseResult struct {
@@ -281,9 +284,17 @@ func BenchmarkFleetAtScale(b *testing.B) {
 
 	if size.Hanging > 0 {
 		hang := hangingScaler(b)
+		created := time.Now()
 		createFleet(b, hub, members, "hang", size.Hanging, low, true, hang)
-		// Let every hanging DSO reach its first evaluation, and its reads their time budget.
-		time.Sleep(2*scalers.DefaultReadBudget + 5*time.Second) // a measurement, not a test
+		// The changes are measured beside hanging scalers, not beside the creation of 100 DSOs:
+		// once every hanging DSO's status says its reads timed out, their first evaluations'
+		// hub writes (status twice, spec.totalTargetReplicas) no longer queue at the hub
+		// client's rate ahead of a change's ConfigMap read.
+		if err := waitHanging(ctx, hub, size.Hanging, size.Budget); err != nil {
+			b.Logf("hanging DSOs: %v", err)
+		}
+		res.HangingSettled = time.Since(created)
+		b.Logf("hanging DSOs settled %s after their creation", res.HangingSettled.Round(time.Millisecond))
 		res.Hanging = measure(fmt.Sprintf("with %d hanging DSOs", size.Hanging))
 		res.HangingStatus = hangingStatus(ctx, hub)
 	}
@@ -641,6 +652,33 @@ func hangingStatus(ctx context.Context, hub client.Client) string {
 		parts = append(parts, fmt.Sprintf("%s=%s (%s: %s)", c.Type, c.Status, c.Reason, c.Message))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// waitHanging waits until n hanging DSOs report in their Ready condition that their reads
+// timed out.
+func waitHanging(ctx context.Context, hub client.Client, n int, budget time.Duration) error {
+	deadline := time.Now().Add(budget)
+	for {
+		var list v1alpha1.DistributedScaledObjectList
+		done := 0
+		if err := hub.List(ctx, &list, client.InNamespace(fleetNS)); err == nil {
+			for _, d := range list.Items {
+				if !strings.HasPrefix(d.Name, "hang-") {
+					continue
+				}
+				if c := meta.FindStatusCondition(d.Status.Conditions, v1alpha1.ConditionReady); c != nil && strings.Contains(c.Message, "timed out") {
+					done++
+				}
+			}
+		}
+		if done >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d report timed-out reads after %s", done, n, budget)
+		}
+		time.Sleep(500 * time.Millisecond) // polling the hub, not a test
+	}
 }
 
 // waitStatuses waits until n DSOs of the fleet namespace report total in a status that
