@@ -657,50 +657,39 @@ func hangingStatus(ctx context.Context, hub client.Client) string {
 // waitHanging waits until n hanging DSOs report in their Ready condition that their reads
 // timed out.
 func waitHanging(ctx context.Context, hub client.Client, n int, budget time.Duration) error {
-	deadline := time.Now().Add(budget)
-	for {
-		var list v1alpha1.DistributedScaledObjectList
-		done := 0
-		if err := hub.List(ctx, &list, client.InNamespace(fleetNS)); err == nil {
-			for _, d := range list.Items {
-				if !strings.HasPrefix(d.Name, "hang-") {
-					continue
-				}
-				if c := meta.FindStatusCondition(d.Status.Conditions, v1alpha1.ConditionReady); c != nil && strings.Contains(c.Message, "timed out") {
-					done++
-				}
-			}
-		}
-		if done >= n {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d report timed-out reads after %s", done, n, budget)
-		}
-		time.Sleep(500 * time.Millisecond) // polling the hub, not a test
-	}
+	return waitDSOs(ctx, hub, n, budget, "report timed-out reads", func(d *v1alpha1.DistributedScaledObject) bool {
+		c := meta.FindStatusCondition(d.Status.Conditions, v1alpha1.ConditionReady)
+		return strings.HasPrefix(d.Name, "hang-") && c != nil && strings.Contains(c.Message, "timed out")
+	})
 }
 
 // waitStatuses waits until n DSOs of the fleet namespace report total in a status that
 // observed their generation.
 func waitStatuses(ctx context.Context, hub client.Client, n int, total int32, budget time.Duration) error {
+	return waitDSOs(ctx, hub, n, budget, "statuses written", func(d *v1alpha1.DistributedScaledObject) bool {
+		return d.Status.ObservedGeneration == d.Generation && d.Status.TotalDesiredReplicas == total
+	})
+}
+
+// waitDSOs polls the fleet namespace until n DSOs are done, or budget has passed.
+func waitDSOs(ctx context.Context, hub client.Client, n int, budget time.Duration, what string, done func(*v1alpha1.DistributedScaledObject) bool) error {
 	deadline := time.Now().Add(budget)
 	for {
 		var list v1alpha1.DistributedScaledObjectList
-		done := 0
+		count := 0
 		if err := hub.List(ctx, &list, client.InNamespace(fleetNS)); err == nil {
-			for _, d := range list.Items {
-				if d.Status.ObservedGeneration == d.Generation && d.Status.TotalDesiredReplicas == total {
-					done++
+			for i := range list.Items {
+				if done(&list.Items[i]) {
+					count++
 				}
 			}
 		}
-		if done >= n {
+		if count >= n {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d statuses written after %s", done, n, budget)
+			return fmt.Errorf("%d of %d %s after %s", count, n, what, budget)
 		}
-		time.Sleep(time.Second)
+		time.Sleep(time.Second) // polling the hub, not a test
 	}
 }
