@@ -27,11 +27,7 @@ func TestReadyPods(t *testing.T) {
 	_, m := ownMember(t, g, f, "readiness-probe")
 
 	pod := func(name, app string, phase corev1.PodPhase, ready corev1.ConditionStatus) {
-		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": app}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
-		g.Expect(f.Member(1).Create(ctx, p)).To(Succeed())
-		p.Status = corev1.PodStatus{Phase: phase, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}}
-		g.Expect(f.Member(1).Status().Update(ctx, p)).To(Succeed())
+		createPod(g, f, ns, name, app, phase, ready)
 	}
 	pod("ready-1", "web", corev1.PodRunning, corev1.ConditionTrue)
 	pod("ready-2", "web", corev1.PodRunning, corev1.ConditionTrue)
@@ -54,6 +50,17 @@ func TestReadyPods(t *testing.T) {
 	g.Expect(n).To(BeEquivalentTo(2), "Running and Ready, not being deleted, of this selector")
 	_, err = m.ReadyPods(ctx, ns, "")
 	g.Expect(err).To(HaveOccurred(), "no selector: nothing to count")
+}
+
+// createPod creates in member 1 a pod labelled app=app and gives it phase and the Ready
+// condition (no kubelet runs there).
+func createPod(g Gomega, f *fleettest.Fleet, ns, name, app string, phase corev1.PodPhase, ready corev1.ConditionStatus) {
+	ctx := context.Background()
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": app}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
+	g.Expect(f.Member(1).Create(ctx, p)).To(Succeed())
+	p.Status = corev1.PodStatus{Phase: phase, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: ready}}}
+	g.Expect(f.Member(1).Status().Update(ctx, p)).To(Succeed())
 }
 
 // ownMember registers member 1 again in a registry of our own, under a name the hub does not

@@ -89,11 +89,7 @@ func TestUnchangedTargetIsNotReadAgain(t *testing.T) {
 	gvk := appsv1.SchemeGroupVersion.WithKind("Deployment")
 	g.Expect(m.WatchKind(ctx, gvk)).To(Succeed())
 
-	scaleGets := func() float64 {
-		n, err := requestCount(ctx, f, 1, "GET", "deployments", "scale")
-		g.Expect(err).NotTo(HaveOccurred())
-		return n
-	}
+	scaleGets := requests(g, f, "GET", "deployments", "scale")
 	// The first read goes to the API server (and is counted there); once the informer holds
 	// that version, none does.
 	base := scaleGets()
@@ -149,6 +145,15 @@ func requestCount(ctx context.Context, f *fleettest.Fleet, i int, verb, resource
 	return sum, nil
 }
 
+// requests reads member 1's request count for verb, resource and subresource when called.
+func requests(g Gomega, f *fleettest.Fleet, verb, resource, subresource string) func() float64 {
+	return func() float64 {
+		n, err := requestCount(context.Background(), f, 1, verb, resource, subresource)
+		g.Expect(err).NotTo(HaveOccurred())
+		return n
+	}
+}
+
 // deployment is a Deployment of replicas whose pods are labelled app=name.
 func deployment(ns, name string, replicas int32) *appsv1.Deployment {
 	labels := map[string]string{"app": name}
@@ -172,19 +177,8 @@ func TestReadyPodsAreCountedOncePerTargetVersion(t *testing.T) {
 	g.Expect(f.Member(1).Create(ctx, d)).To(Succeed())
 	gvk := appsv1.SchemeGroupVersion.WithKind("Deployment")
 	g.Expect(m.WatchKind(ctx, gvk)).To(Succeed())
-	readyPod := func(name string) {
-		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": "web"}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx"}}}}
-		g.Expect(f.Member(1).Create(ctx, p)).To(Succeed())
-		p.Status = corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
-		g.Expect(f.Member(1).Status().Update(ctx, p)).To(Succeed())
-	}
-	readyPod("web-1")
-	podLists := func() float64 {
-		n, err := requestCount(ctx, f, 1, "LIST", "pods", "")
-		g.Expect(err).NotTo(HaveOccurred())
-		return n
-	}
+	createPod(g, f, ns, "web-1", "web", corev1.PodRunning, corev1.ConditionTrue)
+	podLists := requests(g, f, "LIST", "pods", "")
 	evaluate := func() int32 {
 		tg, err := m.GetTarget(ctx, gvk, ns, "web")
 		g.Expect(err).NotTo(HaveOccurred())
@@ -204,7 +198,7 @@ func TestReadyPodsAreCountedOncePerTargetVersion(t *testing.T) {
 
 	// A second pod becomes ready; the Deployment's controller says so in its status, which
 	// moves its version: the next evaluation counts again.
-	readyPod("web-2")
+	createPod(g, f, ns, "web-2", "web", corev1.PodRunning, corev1.ConditionTrue)
 	g.Expect(f.Member(1).Get(ctx, client.ObjectKeyFromObject(d), d)).To(Succeed())
 	d.Status.Replicas, d.Status.ReadyReplicas = 2, 2
 	g.Expect(f.Member(1).Status().Update(ctx, d)).To(Succeed())
